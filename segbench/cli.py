@@ -1,0 +1,186 @@
+"""segbench command line: every command is a thin call into the library.
+
+Exit codes: 0 ok, 1 a ``--fail-under`` / regression gate failed, 2 bad input or usage.
+Errors are one line on stderr (``segbench: error: ...``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import GateFailed, SegbenchError, UsageError
+
+__all__ = ["main", "build_parser"]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _console(stderr: bool = False):
+    from rich.console import Console
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _warn(msg: str) -> None:
+    _console(stderr=True).print(f"[yellow]segbench: warning:[/yellow] {msg}", markup=True)
+
+
+def parse_gates(items: Sequence[str] | None, flag: str) -> dict:
+    """``["mIoU=0.7", "aAcc=0.9,mAcc=0.5"]`` → ``{"mIoU": 0.7, ...}``."""
+    gates = {}
+    for item in items or []:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, val = part.partition("=")
+            try:
+                if not sep:
+                    raise ValueError
+                gates[key.strip()] = float(val)
+            except ValueError:
+                raise UsageError(f"{flag}: expected METRIC=VALUE (e.g. mIoU=0.7), found {part!r}") from None
+    return gates
+
+
+def _progress_bar(total_hint: str = "evaluating"):
+    """A rich progress callback (shown only on a terminal, and only for runs longer than a moment)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    prog = Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=_console(stderr=True), transient=True)
+    task = {"id": None}
+
+    def cb(done, total):
+        if task["id"] is None:
+            task["id"] = prog.add_task(total_hint, total=total)
+        prog.update(task["id"], completed=done)
+
+    return prog, cb
+
+
+# ----------------------------------------------------------------------------- eval
+def _eval_options(args) -> dict:
+    keys = ("num_classes", "labels", "threshold", "resize", "iou_type", "task", "gt_folder", "pred_folder",
+            "max_dets")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def cmd_eval(args) -> int:
+    from .datasets import get_dataset_class
+    from .engine import evaluate_run
+    from .report.tables import print_record
+
+    cls = get_dataset_class(args.dataset)
+    opts = _eval_options(args)
+    dataset = cls(args.gt, split=args.split, **opts)
+    predictions = dataset.predictions(args.preds, **opts)
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = dataset.build_metrics(names)
+    gates = parse_gates(args.fail_under, "--fail-under")
+    prog, cb = _progress_bar(f"eval {dataset.spec.name}")
+    if prog:
+        prog.start()
+    try:
+        rec, _ = evaluate_run(dataset, predictions, metrics, workers=args.workers, scheduler=args.scheduler,
+                              missing=args.missing, progress=cb, warn=_warn,
+                              config={"cli": {k: v for k, v in vars(args).items() if k != "func"
+                                              and isinstance(v, (str, int, float, bool, list, type(None)))}})
+    finally:
+        if prog:
+            prog.stop()
+    print_record(rec, _console())
+    if args.json:
+        rec.to_json(args.json)
+    if args.record:
+        from .results import ResultsStore
+        ResultsStore(args.db).add(rec)
+    if gates:
+        vals = rec.values()
+        failed = []
+        for key, thr in gates.items():
+            if key not in vals:
+                raise UsageError(f"--fail-under: metric {key!r} is not in this run's results "
+                                 f"(have: {', '.join(sorted(vals))})")
+            if not (vals[key] >= thr):
+                failed.append(f"{key}={vals[key]:.4f} < {thr}")
+        if failed:
+            raise GateFailed("gate failed: " + "; ".join(failed))
+    return 0
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="score predictions against a dataset's ground truth")
+    p.add_argument("preds", help="prediction folder or file")
+    p.add_argument("--dataset", required=True, help="dataset or style name (see `segbench datasets`)")
+    p.add_argument("--gt", help="ground-truth root (folder or file, depending on the dataset)")
+    p.add_argument("--split", help="split to evaluate (default: the dataset's)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: the dataset's)")
+    p.add_argument("--json", help="write the RunRecord to this JSON file (atomically)")
+    p.add_argument("--workers", type=int, default=1, help="processes (identical numbers for any N)")
+    p.add_argument("--scheduler", help="Dask distributed scheduler address")
+    p.add_argument("--record", action="store_true", help="store the RunRecord in the results store")
+    p.add_argument("--db", default="results.db", help="results store (default ./results.db)")
+    p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 below this value")
+    p.add_argument("--missing", choices=["error", "void"], default="error",
+                   help="missing predictions: error (default) or score as all-void")
+    p.add_argument("--num-classes", type=int, help="number of classes (styles without labels.json)")
+    p.add_argument("--labels", help="labels.json / labels.csv for styles")
+    p.add_argument("--threshold", type=float, help="binarise soft predictions at this value (default half the range)")
+    p.add_argument("--resize", choices=["nearest"], help="resize predictions to the GT size")
+    p.add_argument("--iou-type", choices=["segm", "bbox"], help="COCO-style instance evaluation type")
+    p.add_argument("--task", help="task variant (e.g. semi-supervised|unsupervised for video)")
+    p.add_argument("--gt-folder", help="override the GT PNG folder (panoptic)")
+    p.add_argument("--pred-folder", help="override the prediction PNG folder (panoptic)")
+    p.set_defaults(func=cmd_eval)
+
+
+# ----------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(prog="segbench", description="Evaluate image segmentation exactly as the "
+                                     "official evaluators do.")
+    parser.add_argument("--version", action="version", version=f"segbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+# Each entry adds one sub-command; keep one line per command.
+COMMANDS = [
+    _add_eval,
+]
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line usage error
+        return int(e.code or 0) if e.code not in (None, 0) else 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GateFailed as e:
+        print(f"segbench: {e}", file=sys.stderr)
+        return 1
+    except SegbenchError as e:
+        print(f"segbench: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("segbench: interrupted; finished results already written are kept, no partial file was left",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

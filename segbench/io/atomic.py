@@ -1,0 +1,55 @@
+"""Atomic file writes: write to a temporary file in the same folder, fsync, then ``os.replace``.
+
+An interrupted run therefore leaves either the old file or the complete new one, never half a file.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from segbench.io.atomic import atomic_write_json
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "r.json")
+>>> atomic_write_json(p, {"a": 1}); open(p).read().strip()[:8]
+'{\\n  "a":'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_json"]
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb") -> Iterator[Any]:
+    """Context manager yielding a temp file that replaces ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj: Any, indent: int | None = 2) -> None:
+    """Serialise ``obj`` (NaN refused: use None) and write it atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False, sort_keys=False) + "\n")

@@ -1,0 +1,25 @@
+"""Metric registry. Registering a metric is one line; importing this module imports no metric.
+
+Use :func:`get_metric` to build one by name (unknown names get a did-you-mean error).
+"""
+
+from __future__ import annotations
+
+from ..registry import resolve
+
+METRICS: dict[str, str] = {
+    "miou": "segbench.metrics.semantic:MeanIoU",
+}
+
+
+def get_metric_class(name: str):
+    """Return the metric class registered as ``name``."""
+    return resolve(METRICS, name, kind="metric")
+
+
+def get_metric(name: str, label_space=None, **options):
+    """Build the metric registered as ``name`` with a label space and options."""
+    return get_metric_class(name)(label_space, **options)
+
+
+__all__ = ["METRICS", "get_metric", "get_metric_class"]
