@@ -32,6 +32,7 @@ __all__ = [
     "SemanticMask", "InstanceMasks", "PanopticMap", "BoundaryMaps", "VideoMasks", "ReferringTarget",
     "SemanticPrediction", "SoftPrediction", "InstancePrediction", "PanopticPrediction",
     "BoundaryPrediction", "VideoPrediction", "Target", "Prediction",
+    "MultiLabelMasks", "MultiLabelPrediction",
 ]
 
 
@@ -265,7 +266,24 @@ class ReferringTarget:
     mask: np.ndarray
 
 
-Target = Union[SemanticMask, InstanceMasks, PanopticMap, BoundaryMaps, VideoMasks, ReferringTarget]
+@dataclass(frozen=True)
+class MultiLabelMasks:
+    """Multi-label ground truth: ``masks`` ``(C, H, W)`` bool, one (possibly overlapping) binary
+    mask per class in train-id order (Kaggle Understanding Clouds, IDRiD lesions). ``valid``
+    ``(C,)`` bool marks classes that are annotated for this image (all True by default); ``ignore``
+    ``(H, W)`` bool optionally marks unscored pixels."""
+
+    masks: np.ndarray
+    valid: np.ndarray | None = None
+    ignore: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.masks.shape[1:])
+
+
+Target = Union[SemanticMask, InstanceMasks, PanopticMap, BoundaryMaps, VideoMasks, ReferringTarget,
+               MultiLabelMasks]
 
 
 # --------------------------------------------------------------------------- predictions
@@ -325,8 +343,20 @@ class VideoPrediction:
     paths: list | None = None
 
 
+@dataclass(frozen=True)
+class MultiLabelPrediction:
+    """Predicted multi-label masks ``(C, H, W)``: bool (hard) or float in 0..1 (soft, e.g. for
+    precision-recall metrics), one channel per class in train-id order."""
+
+    masks: np.ndarray
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.masks.shape[1:])
+
+
 Prediction = Union[SemanticPrediction, SoftPrediction, InstancePrediction, PanopticPrediction,
-                   BoundaryPrediction, VideoPrediction]
+                   BoundaryPrediction, VideoPrediction, MultiLabelPrediction]
 
 
 # --------------------------------------------------------------------------- sample

@@ -12,6 +12,9 @@ DATASETS: dict[str, str] = {
     "cityscapes": "segbench.datasets.cityscapes:Cityscapes",
     "isbi-membrane": "segbench.datasets.isbi_membrane:ISBIMembrane",
     "cityscapes-style": "segbench.datasets.styles:CityscapesStyle",
+    "coco-panoptic": "segbench.datasets.coco_panoptic:CocoPanoptic",
+    "coco-panoptic-style": "segbench.datasets.coco_panoptic:CocoPanopticStyle",
+    "cityscapes-panoptic": "segbench.datasets.cityscapes_panoptic:CityscapesPanoptic",
 }
 
 

@@ -97,7 +97,16 @@ class PredictionSource:
         return []
 
     def describe(self) -> dict:
-        """Model / source description for the RunRecord's ``model`` field."""
+        """Model / source description for the RunRecord's ``model`` field.
+
+        A folder written by ``segbench predict`` carries ``segbench-predict.json``; its model
+        description (name, reference, weights sha256, settings) is used then.
+        """
+        if self.path and Path(self.path).is_dir():
+            from ..models.predict import read_predict_manifest
+            model = read_predict_manifest(self.path)
+            if model:
+                return dict(model)
         return {"name": Path(self.path).name if self.path else "predictions", "source": "user predictions"}
 
 

@@ -9,6 +9,11 @@ from ..registry import resolve
 
 METRICS: dict[str, str] = {
     "miou": "segbench.metrics.semantic:MeanIoU",
+    "pq": "segbench.metrics.panoptic:PanopticQuality",
+    "pq_modified": "segbench.metrics.panoptic:ModifiedPanopticQuality",
+    "tgs_map": "segbench.metrics.competition:TGSMeanAP",
+    "clouds_dice": "segbench.metrics.competition:CloudsDice",
+    "idrid_aupr": "segbench.metrics.competition:IDRiDAUPR",
 }
 
 

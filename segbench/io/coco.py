@@ -1,0 +1,328 @@
+"""COCO instances / results JSON: loading and validation with one-line errors.
+
+No dataset knowledge lives here: :class:`CocoGT` reads an ``instances_*.json`` (or any COCO detection
+format dict) and :func:`load_results` reads a COCO *results* JSON (a list of detections) against it.
+Masks stay encoded (RLE or polygons); decoding, areas and IoUs use :mod:`pycocotools.mask`.
+
+Results are normalised the way ``pycocotools.coco.COCO.loadRes`` does it, so evaluation numbers match
+``COCOeval``:
+
+* when the *first* result has a non-empty ``bbox``, every detection's ``area`` is ``w * h`` of its box
+  (also for ``segm`` evaluation) and a detection without ``segmentation`` gets the box as a polygon;
+* otherwise ``area`` is the mask area (computed later, with :func:`pycocotools.mask.area`) and ``bbox``
+  the mask's bounding box;
+* ``iscrowd`` is 0 for every detection.
+
+Examples
+--------
+>>> gt = CocoGT({"images": [{"id": 1, "height": 4, "width": 4}], "annotations": [],
+...              "categories": [{"id": 3, "name": "cat"}]})
+>>> res = load_results([{"image_id": 1, "category_id": 3, "score": 0.9, "bbox": [0, 0, 2, 2]}], gt, "bbox")
+>>> res.by_image[1][0]["area"]
+4
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadInputError, NotFoundError
+
+__all__ = ["read_json", "CocoGT", "CocoResults", "load_results", "check_segmentation", "IOU_TYPES"]
+
+IOU_TYPES = ("segm", "bbox")
+
+
+def read_json(path, what: str = "JSON file"):
+    """Parse a JSON file; missing file → :class:`NotFoundError`, bad JSON → :class:`BadInputError`."""
+    p = Path(path)
+    if not p.exists():
+        raise NotFoundError(f"{what} not found; check the path", path=str(p))
+    if p.is_dir():
+        raise BadInputError(f"expected a {what}, found a folder; pass the .json file", path=str(p))
+    try:
+        with open(p, "rb") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise BadInputError(f"expected valid JSON ({what}), found a syntax error at line {e.lineno} "
+                            f"column {e.colno}: {e.msg}; fix or regenerate the file", path=str(p)) from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"expected a UTF-8 JSON {what}, found binary data", path=str(p)) from None
+
+
+def _num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_segmentation(seg, h: int, w: int, where: str, path=None) -> None:
+    """Validate one COCO ``segmentation`` (RLE dict or polygon list) against an image size.
+
+    Raises :class:`BadInputError` naming ``where`` (e.g. ``"detection 5 (image_id 42)"``).
+    """
+    if isinstance(seg, dict):
+        if "counts" not in seg or "size" not in seg:
+            raise BadInputError(f"{where}: expected an RLE with 'counts' and 'size' or a polygon list, found a "
+                                f"dict with keys {sorted(seg)[:5]}", path=path)
+        size = seg["size"]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_num(s) for s in size)):
+            raise BadInputError(f"{where}: expected RLE 'size' [height, width], found {size!r}", path=path)
+        if int(size[0]) != int(h) or int(size[1]) != int(w):
+            raise BadInputError(f"{where}: RLE size [{size[0]}, {size[1]}] differs from the image size "
+                                f"[{h}, {w}]; encode masks at the image's full resolution", path=path)
+        c = seg["counts"]
+        if isinstance(c, (str, bytes)):
+            return
+        if isinstance(c, list):
+            if any(not _num(v) or v < 0 for v in c):
+                raise BadInputError(f"{where}: expected uncompressed RLE counts to be non-negative integers",
+                                    path=path)
+            if sum(c) != int(h) * int(w):
+                raise BadInputError(f"{where}: uncompressed RLE counts sum to {sum(c)}, expected "
+                                    f"{int(h) * int(w)} (= height x width)", path=path)
+            return
+        raise BadInputError(f"{where}: expected RLE 'counts' as a string or a list of integers, found "
+                            f"{type(c).__name__}", path=path)
+    if isinstance(seg, list):
+        if not seg:
+            raise BadInputError(f"{where}: expected a polygon list [[x1, y1, x2, y2, ...], ...], found an empty "
+                                f"list; drop the object or give its mask as RLE", path=path)
+        for poly in seg:
+            if not isinstance(poly, list) or len(poly) < 4 or len(poly) % 2 or not all(_num(v) for v in poly):
+                raise BadInputError(f"{where}: expected each polygon as a flat list of an even number of x, y "
+                                    f"coordinates (at least 2 points), found {str(poly)[:60]}", path=path)
+        return
+    raise BadInputError(f"{where}: expected a segmentation that is an RLE dict {{'size', 'counts'}} or a list "
+                        f"of polygons, found {type(seg).__name__}", path=path)
+
+
+class CocoGT:
+    """A COCO detection-format ground truth (``images``, ``annotations``, ``categories``).
+
+    Parameters
+    ----------
+    source : path or dict
+        ``instances_*.json`` or the parsed dict.
+    validate : bool
+        Check every annotation (segmentation form and size, bbox, ids) and raise one-line errors.
+
+    Attributes
+    ----------
+    images : dict
+        image id → image dict (``height``, ``width``, ``file_name``...).
+    image_ids : list
+        Image ids sorted as pycocotools sorts them (``np.unique``).
+    categories : list of dict
+        Sorted by id.
+    cat_ids : list of int
+    anns_by_image : dict
+        image id → list of annotation dicts (file order).
+    """
+
+    def __init__(self, source, validate: bool = True):
+        self.path = None
+        if isinstance(source, (str, os.PathLike)):
+            self.path = str(source)
+            data = read_json(source, "COCO instances JSON")
+        else:
+            data = source
+        if not isinstance(data, dict):
+            raise BadInputError(f"expected a COCO instances JSON object with 'images', 'annotations' and "
+                                f"'categories', found a JSON {type(data).__name__}"
+                                + ("; this looks like a results file — pass it as predictions, and the "
+                                   "instances JSON with --gt" if isinstance(data, list) else ""), path=self.path)
+        for key in ("images", "categories"):
+            if not isinstance(data.get(key), list):
+                raise BadInputError(f"expected a list '{key}' in the COCO instances JSON, found "
+                                    f"{type(data.get(key)).__name__}", path=self.path)
+        anns = data.get("annotations", [])
+        if not isinstance(anns, list):
+            raise BadInputError("expected a list 'annotations' in the COCO instances JSON", path=self.path)
+        self.images = {}
+        for i, im in enumerate(data["images"]):
+            if not isinstance(im, dict) or "id" not in im or "height" not in im or "width" not in im:
+                raise BadInputError(f"images[{i}]: expected an object with 'id', 'height' and 'width'",
+                                    path=self.path)
+            self.images[im["id"]] = im
+        self.categories = sorted((c for c in data["categories"]), key=lambda c: c["id"])
+        for i, c in enumerate(self.categories):
+            if not isinstance(c, dict) or "id" not in c:
+                raise BadInputError(f"categories[{i}]: expected an object with 'id' and 'name'", path=self.path)
+        self.cat_ids = [c["id"] for c in self.categories]
+        self.info = data.get("info", {})
+        cat_set = set(self.cat_ids)
+        self.anns_by_image: dict = {}
+        for i, a in enumerate(anns):
+            if not isinstance(a, dict) or "image_id" not in a or "category_id" not in a:
+                raise BadInputError(f"annotations[{i}]: expected an object with 'image_id' and 'category_id'",
+                                    path=self.path)
+            iid = a["image_id"]
+            im = self.images.get(iid)
+            if im is None:
+                raise BadInputError(f"annotations[{i}] (id {a.get('id')}): image_id {iid!r} is not in 'images'",
+                                    path=self.path)
+            if validate:
+                if "segmentation" in a and a["segmentation"] is not None:
+                    check_segmentation(a["segmentation"], im["height"], im["width"],
+                                       f"annotations[{i}] (id {a.get('id')}, image_id {iid})", self.path)
+                if "bbox" in a:
+                    b = a["bbox"]
+                    if not (isinstance(b, list) and len(b) == 4 and all(_num(v) for v in b)):
+                        raise BadInputError(f"annotations[{i}] (id {a.get('id')}): expected bbox [x, y, w, h], "
+                                            f"found {b!r}", path=self.path)
+            if a["category_id"] not in cat_set:
+                continue  # pycocotools ignores annotations of categories that are not listed
+            self.anns_by_image.setdefault(iid, []).append(a)
+        import numpy as np
+        self.image_ids = list(np.unique(list(self.images))) if self.images else []
+        self.image_ids = [_py(i) for i in self.image_ids]
+
+    def image_size(self, image_id) -> tuple:
+        im = self.images[image_id]
+        return int(im["height"]), int(im["width"])
+
+    def label_space(self, name: str = "coco"):
+        """A :class:`~segbench.types.LabelSpace` with one thing class per category (train id = rank)."""
+        from ..types import ClassSpec, LabelSpace
+        rows = [ClassSpec(str(c.get("name", c["id"])), int(c["id"]), k, str(c.get("supercategory", "")),
+                          True, False, tuple(c.get("color", (0, 0, 0)))) for k, c in enumerate(self.categories)]
+        return LabelSpace(rows, name=name)
+
+
+def _py(x):
+    """numpy scalar → Python scalar."""
+    return x.item() if hasattr(x, "item") else x
+
+
+class CocoResults:
+    """Detections grouped by image (see :func:`load_results`).
+
+    Attributes
+    ----------
+    by_image : dict
+        image id → list of normalised detection dicts (file order).
+    area_from_bbox : bool
+        The pycocotools rule: the first result has a box, so areas are box areas.
+    count : int
+    """
+
+    def __init__(self, by_image: dict, area_from_bbox: bool, count: int, path=None):
+        self.by_image = by_image
+        self.area_from_bbox = area_from_bbox
+        self.count = count
+        self.path = path
+
+
+def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "error",
+                 validate: bool = True) -> CocoResults:
+    """Read and validate a COCO results JSON against ``gt``.
+
+    Parameters
+    ----------
+    source : path or list
+        The results file (a JSON list of ``{image_id, category_id, score, segmentation and/or bbox}``).
+    gt : CocoGT
+    iou_type : {'segm', 'bbox'}
+    unknown : {'error', 'ignore'}
+        Detections whose ``image_id`` or ``category_id`` is not in the ground truth: a one-line error
+        (default; pycocotools asserts without saying why, or silently drops unknown categories), or drop
+        them.
+    validate : bool
+        Check each segmentation's form and size (RLE size must equal the image size).
+
+    Returns
+    -------
+    CocoResults
+    """
+    if iou_type not in IOU_TYPES:
+        from ..errors import UsageError
+        raise UsageError(f"--iou-type: expected one of {', '.join(IOU_TYPES)}, found {iou_type!r}")
+    path = None
+    if isinstance(source, (str, os.PathLike)):
+        path = str(source)
+        anns = read_json(source, "COCO results JSON")
+    else:
+        anns = source
+    if not isinstance(anns, list):
+        hint = ("; this looks like an instances (ground-truth) file, not results"
+                if isinstance(anns, dict) and "annotations" in anns else "")
+        raise BadInputError(f"expected COCO results as a JSON list of detection objects "
+                            f"[{{image_id, category_id, score, segmentation|bbox}}, ...], found a JSON "
+                            f"{type(anns).__name__}{hint}", path=path)
+    images = gt.images
+    cat_set = set(gt.cat_ids)
+    area_from_bbox = bool(anns) and isinstance(anns[0], dict) and bool(anns[0].get("bbox"))
+    by_image: dict = {}
+    bad_img = []
+    bad_cat = []
+    n = 0
+    for i, d in enumerate(anns):
+        if not isinstance(d, dict):
+            raise BadInputError(f"detection {i}: expected an object, found {type(d).__name__}", path=path)
+        try:
+            iid = d["image_id"]
+            cid = d["category_id"]
+            s = d["score"]
+        except KeyError as e:
+            raise BadInputError(f"detection {i}: missing {e.args[0]!r} (every detection needs image_id, "
+                                f"category_id and score)", path=path) from None
+        if not _num(s) or s != s:
+            raise BadInputError(f"detection {i} (image_id {iid}): expected a numeric 'score', found {s!r}",
+                                path=path)
+        im = images.get(iid)
+        if im is None:
+            bad_img.append((i, iid))
+            continue
+        if cid not in cat_set:
+            bad_cat.append((i, cid))
+            continue
+        box = d.get("bbox")
+        if box is not None and box != []:
+            if not (isinstance(box, list) and len(box) == 4 and all(_num(v) for v in box)):
+                raise BadInputError(f"detection {i} (image_id {iid}): expected bbox [x, y, w, h], found {box!r}",
+                                    path=path)
+        else:
+            box = None
+        seg = d.get("segmentation")
+        if iou_type == "segm":
+            if seg is None:
+                if box is None:
+                    raise BadInputError(f"detection {i} (image_id {iid}): segm evaluation needs a "
+                                        f"'segmentation' (RLE or polygons), found none; use --iou-type bbox "
+                                        f"for box results", path=path)
+            elif validate:
+                check_segmentation(seg, im["height"], im["width"], f"detection {i} (image_id {iid})", path)
+        elif box is None and seg is None:
+            raise BadInputError(f"detection {i} (image_id {iid}): bbox evaluation needs a 'bbox' "
+                                f"[x, y, w, h] (or a segmentation to derive it from), found neither", path=path)
+        elif box is None and validate:
+            check_segmentation(seg, im["height"], im["width"], f"detection {i} (image_id {iid})", path)
+        # normalise like COCO.loadRes
+        if area_from_bbox and box is not None:
+            d["area"] = box[2] * box[3]
+            if seg is None:
+                x1, y1, x2, y2 = box[0], box[1], box[0] + box[2], box[1] + box[3]
+                d["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+        else:
+            d.pop("area", None)
+        d["iscrowd"] = 0
+        n += 1
+        lst = by_image.get(iid)
+        if lst is None:
+            by_image[iid] = [d]
+        else:
+            lst.append(d)
+    if bad_img and unknown == "error":
+        i, iid = bad_img[0]
+        raise BadInputError(f"{len(bad_img)} detection(s) are for images that are not in the ground truth "
+                            f"(first: detection {i}, image_id {iid!r}); check that results and --gt belong "
+                            f"to the same split", path=path)
+    if bad_cat and unknown == "error":
+        i, cid = bad_cat[0]
+        raise BadInputError(f"{len(bad_cat)} detection(s) have a category_id that is not in the ground truth's "
+                            f"categories (first: detection {i}, category_id {cid!r}); map your class indices "
+                            f"to the dataset's category ids", path=path)
+    return CocoResults(by_image, area_from_bbox, n, path)

@@ -1,0 +1,496 @@
+"""Panoptic quality (PQ, SQ, RQ) exactly as COCO's ``panopticapi.evaluation``, and PQ† (modified PQ).
+
+Definitions (Kirillov et al., "Panoptic Segmentation", CVPR 2019). Per image, a ground-truth segment
+``g`` and a predicted segment ``p`` of the same category *match* when
+
+.. math:: \\mathrm{IoU}(p, g) = \\frac{|p \\cap g|}{|p| + |g| - |p \\cap g| - |p \\cap \\mathrm{VOID}|} > 0.5
+
+(``|g|`` is the ground truth's ``area`` from the JSON, ``|p|`` is counted in the PNG, VOID is the
+ground truth's id 0). Crowd ground-truth segments (``iscrowd=1``) are never matched and never counted
+as false negatives. An unmatched prediction is ignored (not a false positive) when more than half of
+it lies on VOID plus the crowd region of its category (the last crowd segment of that category in
+``segments_info``, as panopticapi does). Per class ``c``:
+
+.. math:: PQ_c = \\frac{\\sum_{TP} \\mathrm{IoU}}{TP + FP/2 + FN/2},\\quad
+          SQ_c = \\frac{\\sum_{TP} \\mathrm{IoU}}{TP},\\quad RQ_c = \\frac{TP}{TP + FP/2 + FN/2}
+
+and PQ / SQ / RQ are means over the classes with ``TP + FP + FN > 0`` (all, things, stuff).
+
+The state of a dataset is per-class ``tp, fp, fn`` (int64) and ``iou`` (float64 sum); states add.
+
+Speed: a segment map is piecewise constant, so instead of ``np.unique`` over ``H*W`` combined labels
+(a sort, what panopticapi does) the pairing first finds the runs of equal ``(gt id, pred id)`` along
+the flattened image (two comparisons and one ``flatnonzero``), then aggregates the few thousand runs.
+
+References
+----------
+panopticapi ``evaluation.py`` (``pq_compute_single_core``, ``PQStat.pq_average``);
+torchmetrics ``functional/detection/_panoptic_quality_common.py`` for PQ† (Porzi et al., "Seamless
+Scene Segmentation", CVPR 2019).
+
+Examples
+--------
+>>> import numpy as np
+>>> gt = np.array([[1, 1, 2, 2]], np.uint32); pr = np.array([[7, 7, 7, 9]], np.uint32)
+>>> st = pq_image_stats(gt, [{"id": 1, "category_id": 1, "area": 2}, {"id": 2, "category_id": 2, "area": 2}],
+...                     pr, [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}], {1: 0, 2: 1}, 2)
+>>> st["tp"].tolist(), st["fp"].tolist(), st["fn"].tolist(), st["iou"].round(4).tolist()
+([1, 0], [0, 1], [0, 1], [0.6667, 0.0])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ...errors import BadInputError
+
+__all__ = ["VOID", "pair_counts", "pq_image_stats", "pq_summary", "empty_stats", "pq_modified_image_stats",
+           "pq_modified_summary"]
+
+VOID = 0
+
+
+def empty_stats(num_classes: int) -> dict:
+    """A zero PQ state: ``tp, fp, fn`` int64 ``(C,)`` and ``iou`` float64 ``(C,)``."""
+    return {"tp": np.zeros(num_classes, np.int64), "fp": np.zeros(num_classes, np.int64),
+            "fn": np.zeros(num_classes, np.int64), "iou": np.zeros(num_classes, np.float64)}
+
+
+def _as_ids(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype == np.uint32:
+        return a
+    if a.dtype.kind not in "iub":
+        raise BadInputError(f"expected an integer segment-id map for {name}, found dtype {a.dtype}")
+    if a.size and (a.min() < 0 or a.max() > 0xFFFFFFFF):
+        raise BadInputError(f"expected segment ids in 0..2**32-1 for {name}, found {a.min()}..{a.max()}")
+    return a.astype(np.uint32)
+
+
+def pair_counts(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joint histogram of two segment-id maps: the distinct ``(gt id, pred id)`` pairs and pixel counts.
+
+    Parameters
+    ----------
+    gt_ids, pred_ids : ndarray, shape (H, W), unsigned integer (< 2**32)
+
+    Returns
+    -------
+    g, p : ndarray (K,) int64
+        Pair ids, sorted by ``(g, p)``.
+    n : ndarray (K,) int64
+        Pixels of each pair.
+
+    Examples
+    --------
+    >>> g, p, n = pair_counts(np.array([[1, 1, 0]]), np.array([[5, 6, 6]]))
+    >>> g.tolist(), p.tolist(), n.tolist()
+    ([0, 1, 1], [6, 5, 6], [1, 1, 1])
+    """
+    g = _as_ids(gt_ids, "the ground truth")
+    p = _as_ids(pred_ids, "the prediction")
+    if g.shape != p.shape:
+        raise BadInputError(f"expected the prediction to have the ground truth's size {g.shape}, found {p.shape}")
+    g = g.ravel()
+    p = p.ravel()
+    n = g.size
+    if n == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    # run starts: positions where either map changes (rows are not special: a run may wrap)
+    ch = np.not_equal(g[1:], g[:-1])
+    ch |= np.not_equal(p[1:], p[:-1])
+    starts = np.flatnonzero(ch)
+    starts += 1
+    starts = np.concatenate((np.zeros(1, starts.dtype), starts))
+    lengths = np.diff(starts, append=n).astype(np.int64)
+    key = (g[starts].astype(np.uint64) << np.uint64(32)) | p[starts].astype(np.uint64)
+    if key.size > 1:
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        lengths = lengths[order]
+        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        cnt = np.add.reduceat(lengths, first)
+        key = key[first]
+    else:
+        cnt = lengths
+    return (key >> np.uint64(32)).astype(np.int64), (key & np.uint64(0xFFFFFFFF)).astype(np.int64), cnt
+
+
+def _segment_table(segments: Sequence[Mapping], image, path, what: str, cat_check=None) -> tuple:
+    """ids, category ids, crowd flags, JSON areas (or -1) of a segments_info list; checks duplicates."""
+    n = len(segments)
+    ids = np.empty(n, np.int64)
+    cats = np.empty(n, np.int64)
+    crowd = np.zeros(n, bool)
+    area = np.full(n, -1, np.int64)
+    for i, s in enumerate(segments):
+        try:
+            ids[i] = int(s["id"])
+            cats[i] = int(s["category_id"])
+        except (KeyError, TypeError, ValueError):
+            raise BadInputError(f"image {image!r}: expected {what} segments with integer 'id' and 'category_id', "
+                                f"found {dict(s)!r}", path=path) from None
+        if s.get("iscrowd", 0) == 1:
+            crowd[i] = True
+        a = s.get("area")
+        if a is not None:
+            area[i] = int(a)
+    if n > 1:
+        srt = np.sort(ids)
+        dup = srt[1:][srt[1:] == srt[:-1]]
+        if dup.size:
+            raise BadInputError(f"image {image!r}: {what} segment id {int(dup[0])} appears twice in segments_info; "
+                                f"segment ids must be unique per image", path=path)
+    return ids, cats, crowd, area
+
+
+def _lookup(sorted_ids: np.ndarray, order: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Index of each ``q`` in the segment table (``-1`` when absent)."""
+    if sorted_ids.size == 0:
+        return np.full(q.shape, -1, np.int64)
+    pos = np.searchsorted(sorted_ids, q)
+    pos = np.minimum(pos, sorted_ids.size - 1)
+    hit = sorted_ids[pos] == q
+    return np.where(hit, order[pos], -1)
+
+
+def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids: np.ndarray,
+                   pred_segments: Sequence[Mapping], cat_to_index: Mapping[int, int], num_classes: int,
+                   image: Any = None, path=None, gt_area: str = "json", pairs=None) -> dict:
+    """One image's PQ contribution, exactly as ``panopticapi.evaluation.pq_compute_single_core``.
+
+    Parameters
+    ----------
+    gt_ids, pred_ids : ndarray, shape (H, W)
+        Segment-id maps (``R + 256 G + 256**2 B``); 0 is VOID in the ground truth.
+    gt_segments, pred_segments : list of dict
+        ``segments_info`` (``id, category_id``; ground truth also ``iscrowd`` and ``area``).
+    cat_to_index : mapping
+        Evaluated category id → class index ``0..C-1``. Predicted categories outside it are an error;
+        ground-truth segments of other categories are not scored (panopticapi accumulates them but
+        never reports them).
+    num_classes : int
+    image : any
+        Image id used in error messages.
+    path : str, optional
+        Prediction file named in error messages.
+    gt_area : {"json", "png"}
+        ``|g|`` in the IoU: the JSON ``area`` (panopticapi; falls back to the PNG count when the JSON
+        has none) or always the PNG pixel count.
+    pairs : tuple, optional
+        Precomputed :func:`pair_counts` output.
+
+    Returns
+    -------
+    dict
+        ``tp, fp, fn`` int64 ``(C,)``, ``iou`` float64 ``(C,)``.
+
+    Raises
+    ------
+    BadInputError
+        A predicted segment in the PNG but not in the JSON, a category not in ``cat_to_index``, a
+        duplicated segment id, a JSON segment absent from the PNG (messages name image and segment).
+    """
+    g, p, n = pair_counts(gt_ids, pred_ids) if pairs is None else pairs
+    gid, gcat, gcrowd, garea = _segment_table(gt_segments, image, path, "ground-truth")
+    pid, pcat, _, _ = _segment_table(pred_segments, image, path, "predicted")
+
+    # ---- predicted areas and sanity checks (panopticapi's order: PNG ids ascending, then JSON leftovers)
+    pu, pinv = np.unique(p, return_inverse=True)
+    parea_u = np.bincount(pinv, weights=n, minlength=pu.size).astype(np.int64) if pu.size else np.zeros(0, np.int64)
+    porder = np.argsort(pid, kind="stable")
+    psorted = pid[porder]
+    pidx_u = _lookup(psorted, porder, pu)
+    for k in range(pu.size):
+        j = pidx_u[k]
+        if j < 0:
+            if pu[k] == VOID:
+                continue
+            raise BadInputError(f"image {image!r}: segment {int(pu[k])} is in the PNG but not in the JSON's "
+                                f"segments_info; add it or paint it 0 (void)", path=path)
+        if int(pcat[j]) not in cat_to_index:
+            raise BadInputError(f"image {image!r}: segment {int(pid[j])} has category_id {int(pcat[j])}, which is "
+                                f"not in the categories; use one of the ground truth's category ids", path=path)
+    parea = np.zeros(pid.size, np.int64)
+    hit = pidx_u >= 0
+    parea[pidx_u[hit]] = parea_u[hit]
+    present = np.zeros(pid.size, bool)
+    present[pidx_u[hit]] = True
+    if not present.all():
+        miss = pid[~present]
+        raise BadInputError(f"image {image!r}: segment {int(miss[0])} is in the JSON's segments_info but not in "
+                            f"the PNG ({miss.size} such segment(s)); remove it from the JSON or paint it",
+                            path=path)
+    for j in range(pid.size):  # categories of all JSON segments (panopticapi checks those in the PNG)
+        if int(pcat[j]) not in cat_to_index:
+            raise BadInputError(f"image {image!r}: segment {int(pid[j])} has category_id {int(pcat[j])}, which is "
+                                f"not in the categories; use one of the ground truth's category ids", path=path)
+
+    # ---- ground-truth areas
+    gorder = np.argsort(gid, kind="stable")
+    gsorted = gid[gorder]
+    gi = _lookup(gsorted, gorder, g)          # pair -> gt segment index or -1
+    pi = _lookup(psorted, porder, p)          # pair -> pred segment index or -1
+    if gt_area == "png" or (garea < 0).any():
+        gpix = np.zeros(gid.size, np.int64)
+        ok = gi >= 0
+        np.add.at(gpix, gi[ok], n[ok])
+        garea = gpix if gt_area == "png" else np.where(garea < 0, gpix, garea)
+
+    # void intersection of each predicted segment: pairs with g == VOID
+    pvoid = np.zeros(pid.size, np.int64)
+    vm = (g == VOID) & (pi >= 0)
+    pvoid[pi[vm]] = n[vm]
+
+    gcls = np.array([cat_to_index.get(int(c), -1) for c in gcat.tolist()], np.int64)
+    pcls = np.array([cat_to_index[int(c)] for c in pcat.tolist()], np.int64)
+
+    st = empty_stats(num_classes)
+    # ---- matches
+    cand = (gi >= 0) & (pi >= 0)
+    gmatched = np.zeros(gid.size, bool)
+    pmatched = np.zeros(pid.size, bool)
+    if cand.any():
+        ci = np.flatnonzero(cand)
+        gj = gi[ci]
+        pj = pi[ci]
+        keep = (~gcrowd[gj]) & (gcat[gj] == pcat[pj])
+        ci, gj, pj = ci[keep], gj[keep], pj[keep]
+        inter = n[ci]
+        union = parea[pj] + garea[gj] - inter - pvoid[pj]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = inter / union
+        m = iou > 0.5
+        for k in np.flatnonzero(m).tolist():  # accumulate in panopticapi's order (pairs sorted by (g, p))
+            c = gcls[gj[k]]
+            if c >= 0:
+                st["tp"][c] += 1
+                st["iou"][c] += iou[k]
+        gmatched[gj[m]] = True
+        pmatched[pj[m]] = True
+
+    # ---- false negatives (crowd ignored) and the crowd region of each category (last one wins)
+    crowd_of: dict[int, int] = {}
+    for j in range(gid.size):
+        if gmatched[j]:
+            continue
+        if gcrowd[j]:
+            crowd_of[int(gcat[j])] = int(gid[j])
+            continue
+        c = gcls[j]
+        if c >= 0:
+            st["fn"][c] += 1
+
+    # ---- false positives: ignored when > half is VOID or the crowd region of the same category
+    unm = np.flatnonzero(~pmatched)
+    if unm.size:
+        ign = pvoid[unm].astype(np.int64)
+        if crowd_of:
+            for t, j in enumerate(unm.tolist()):
+                cg = crowd_of.get(int(pcat[j]))
+                if cg is not None:
+                    sel = (g == cg) & (pi == j)
+                    if sel.any():
+                        ign[t] += int(n[sel][0])
+        fp = ign / parea[unm] <= 0.5
+        np.add.at(st["fp"], pcls[unm[fp]], 1)
+    return st
+
+
+def pq_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequence[str] | None = None) -> tuple[dict, dict]:
+    """PQ, SQ, RQ (all / things / stuff) and per-class values from a summed state (panopticapi's
+    ``pq_average``).
+
+    Returns
+    -------
+    values : dict
+        ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st RQ_st`` (fractions; NaN when no class qualifies) and
+        ``N N_th N_st`` (number of classes averaged).
+    per_class : dict
+        name → ``pq sq rq tp fp fn``; NaN pq/sq/rq for classes with no GT and no prediction.
+    """
+    tp = np.asarray(tp)
+    fp = np.asarray(fp)
+    fn = np.asarray(fn)
+    iou = np.asarray(iou, np.float64)
+    C = tp.size
+    names = list(names) if names is not None else [str(i) for i in range(C)]
+    per_class = {}
+    rows = []
+    for c in range(C):
+        t, f, m, s = int(tp[c]), int(fp[c]), int(fn[c]), float(iou[c])
+        if t + f + m == 0:
+            per_class[names[c]] = {"pq": math.nan, "sq": math.nan, "rq": math.nan, "tp": 0, "fp": 0, "fn": 0}
+            continue
+        den = t + 0.5 * f + 0.5 * m
+        pq = s / den
+        sq = s / t if t != 0 else 0.0
+        rq = t / den
+        per_class[names[c]] = {"pq": pq, "sq": sq, "rq": rq, "tp": t, "fp": f, "fn": m}
+        rows.append((c, pq, sq, rq))
+    values = {}
+    for suffix, sel in (("", None), ("_th", True), ("_st", False)):
+        acc = [0.0, 0.0, 0.0]
+        k = 0
+        for c, pq, sq, rq in rows:
+            if sel is not None and bool(is_thing[c]) != sel:
+                continue
+            acc[0] += pq
+            acc[1] += sq
+            acc[2] += rq
+            k += 1
+        for name, v in zip(("PQ", "SQ", "RQ"), acc):
+            values[name + suffix] = v / k if k else math.nan
+        values["N" + suffix] = k
+    return values, per_class
+
+
+# --------------------------------------------------------------------------- PQ† (torchmetrics)
+def pq_modified_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids: np.ndarray,
+                            pred_segments: Sequence[Mapping], cat_to_index: Mapping[int, int], num_classes: int,
+                            stuff_categories: set, modified_stuff: bool = True, crowd_as_void: bool = True,
+                            iou_float32: bool = True, image: Any = None, path=None, pairs=None) -> dict:
+    """One image's contribution to torchmetrics' (Modified)PanopticQuality.
+
+    The panoptic maps are read as torchmetrics' ``(category_id, instance_id)`` colours: a thing
+    segment is its own colour, all segments of a stuff category merge into ``(cat, 0)``, VOID (id 0,
+    ids not in ``segments_info``, and with ``crowd_as_void`` crowd ground truth) is the void colour.
+    Then (torchmetrics ``_panoptic_quality_update_sample``):
+
+    * IoU = ``|p∩g| / (|p| - |p∩void_t| + |g| - |void_p∩g| - |p∩g|)`` for same-category pairs;
+    * things (and all classes when ``modified_stuff`` is False): match at IoU > 0.5 → tp, iou sum;
+      unmatched gt with at most half of it on predicted void → fn; unmatched predictions with at most
+      half on gt void → fp;
+    * stuff with ``modified_stuff`` (PQ†, Porzi et al.): iou sum of every overlapping pair, tp += 1 per
+      gt stuff colour, no fp / fn.
+
+    torchmetrics divides two integer tensors, which torch does in float32, so each IoU is a float32
+    value (then summed in float64); ``iou_float32=True`` (default) reproduces that, ``False`` uses
+    float64 IoUs.
+
+    Returns the same state as :func:`pq_image_stats`; :func:`pq_modified_summary` turns it into values.
+    """
+    g, p, n = pair_counts(gt_ids, pred_ids) if pairs is None else pairs
+    gid, gcat, gcrowd, _ = _segment_table(gt_segments, image, path, "ground-truth")
+    pid, pcat, _, _ = _segment_table(pred_segments, image, path, "predicted")
+    check_prediction(p, pid, pcat, cat_to_index, image, path)
+    VOIDC = -1
+
+    def colours(ids, cats, crowd, segs_ids, is_gt):
+        # map every segment to a colour key (cat, inst) encoded as int: cat * 2**33 + inst (inst = id or 0)
+        col = {}
+        for j in range(segs_ids.size):
+            c = int(cats[j])
+            if c not in cat_to_index or (is_gt and crowd_as_void and crowd[j]):
+                col[int(segs_ids[j])] = VOIDC
+            elif c in stuff_categories:
+                col[int(segs_ids[j])] = c * (1 << 33)
+            else:
+                col[int(segs_ids[j])] = c * (1 << 33) + 1 + int(segs_ids[j])
+        return col
+
+    gcol = colours(gid, gcat, gcrowd, gid, True)
+    pcol = colours(pid, pcat, None, pid, False)
+    gk = np.array([gcol.get(int(x), VOIDC) for x in g.tolist()], np.int64)
+    pk = np.array([pcol.get(int(x), VOIDC) for x in p.tolist()], np.int64)
+    inter: dict = {}
+    for a, b, c in zip(pk.tolist(), gk.tolist(), n.tolist()):
+        inter[(a, b)] = inter.get((a, b), 0) + c
+    parea: dict = {}
+    garea: dict = {}
+    for (a, b), c in inter.items():
+        parea[a] = parea.get(a, 0) + c
+        garea[b] = garea.get(b, 0) + c
+    st = empty_stats(num_classes)
+    pmatched, gmatched = set(), set()
+    for (a, b), c in sorted(inter.items()):
+        if b == VOIDC or a == VOIDC:
+            continue
+        ca, cb = a >> 33, b >> 33
+        if ca != cb:
+            continue
+        union = parea[a] - inter.get((a, VOIDC), 0) + garea[b] - inter.get((VOIDC, b), 0) - c
+        iou = float(np.float32(c) / np.float32(union)) if iou_float32 else c / union
+        k = cat_to_index[int(cb)]
+        if modified_stuff and int(cb) in stuff_categories:
+            if iou > 0:
+                st["iou"][k] += iou
+        elif iou > 0.5:
+            pmatched.add(a)
+            gmatched.add(b)
+            st["iou"][k] += iou
+            st["tp"][k] += 1
+    for b, area in garea.items():
+        if b == VOIDC or b in gmatched:
+            continue
+        cb = int(b >> 33)
+        if modified_stuff and cb in stuff_categories:
+            continue
+        if _ratio(inter.get((VOIDC, b), 0), area, iou_float32) <= 0.5:
+            st["fn"][cat_to_index[cb]] += 1
+    for a, area in parea.items():
+        if a == VOIDC or a in pmatched:
+            continue
+        ca = int(a >> 33)
+        if modified_stuff and ca in stuff_categories:
+            continue
+        if _ratio(inter.get((a, VOIDC), 0), area, iou_float32) <= 0.5:
+            st["fp"][cat_to_index[ca]] += 1
+    if modified_stuff:
+        for b in garea:
+            if b != VOIDC and int(b >> 33) in stuff_categories:
+                st["tp"][cat_to_index[int(b >> 33)]] += 1
+    return st
+
+
+def _ratio(a, b, f32):
+    return float(np.float32(a) / np.float32(b)) if f32 else a / b
+
+
+def check_prediction(p_pair_ids, pid, pcat, cat_to_index, image, path) -> None:
+    """PNG ids vs ``segments_info`` of a prediction (same errors as :func:`pq_image_stats`)."""
+    pu = np.unique(p_pair_ids)
+    known = set(pid.tolist())
+    for x in pu.tolist():
+        if x != VOID and x not in known:
+            raise BadInputError(f"image {image!r}: segment {x} is in the PNG but not in the JSON's segments_info; "
+                                f"add it or paint it 0 (void)", path=path)
+    for j in range(pid.size):
+        if int(pcat[j]) not in cat_to_index:
+            raise BadInputError(f"image {image!r}: segment {int(pid[j])} has category_id {int(pcat[j])}, which is "
+                                f"not in the categories; use one of the ground truth's category ids", path=path)
+    miss = sorted(known - set(pu.tolist()))
+    if miss:
+        raise BadInputError(f"image {image!r}: segment {miss[0]} is in the JSON's segments_info but not in the PNG "
+                            f"({len(miss)} such segment(s)); remove it from the JSON or paint it", path=path)
+
+
+def pq_modified_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequence[str] | None = None
+                        ) -> tuple[dict, dict]:
+    """torchmetrics' ``_panoptic_quality_compute``: ``sq = iou/tp`` (0 without tp), ``rq = tp/(tp+fp/2+fn/2)``,
+    ``pq = sq * rq``; means over classes with a positive denominator (all / things / stuff)."""
+    tp = np.asarray(tp, np.float64)
+    fp = np.asarray(fp, np.float64)
+    fn = np.asarray(fn, np.float64)
+    iou = np.asarray(iou, np.float64)
+    names = list(names) if names is not None else [str(i) for i in range(tp.size)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = np.where(tp > 0, iou / np.where(tp > 0, tp, 1), 0.0)
+        den = tp + 0.5 * fp + 0.5 * fn
+        rq = np.where(den > 0, tp / np.where(den > 0, den, 1), 0.0)
+    pq = sq * rq
+    ok = den > 0
+    thing = np.asarray(is_thing, bool)
+    values = {}
+    for suffix, sel in (("", ok), ("_th", ok & thing), ("_st", ok & ~thing)):
+        for name, arr in (("PQ", pq), ("SQ", sq), ("RQ", rq)):
+            values[name + suffix] = float(arr[sel].mean()) if sel.any() else math.nan
+        values["N" + suffix] = int(sel.sum())
+    per_class = {names[c]: ({"pq": float(pq[c]), "sq": float(sq[c]), "rq": float(rq[c])} if ok[c] else
+                            {"pq": math.nan, "sq": math.nan, "rq": math.nan})
+                 | {"tp": int(tp[c]), "fp": int(fp[c]), "fn": int(fn[c])} for c in range(tp.size)}
+    return values, per_class

@@ -1,0 +1,206 @@
+"""Panoptic metrics: ``pq`` (COCO panopticapi PQ / SQ / RQ) and ``pq_modified`` (PQ†, torchmetrics).
+
+Both hold the per-class state ``tp, fp, fn`` (int64) and ``iou`` (float64 sum of matched IoUs);
+merging adds them. The engine merges fixed chunks in a fixed order, so 1 and N workers give
+identical numbers (also for the float sum). The maths is in
+:mod:`segbench.metrics.functional.panoptic`.
+
+Inputs: ``sample.target`` is a :class:`~segbench.types.PanopticMap` and the prediction a
+:class:`~segbench.types.PanopticPrediction` (segment-id map + ``segments_info`` with native COCO
+category ids); the label space's ``ClassSpec.id`` are those category ids and ``is_thing`` splits
+things / stuff.
+
+Examples
+--------
+>>> import numpy as np
+>>> from segbench.types import ClassSpec, LabelSpace, PanopticMap, PanopticPrediction, Sample
+>>> ls = LabelSpace([ClassSpec("person", 1, 0, is_thing=True), ClassSpec("sky", 2, 1)])
+>>> ids = np.array([[1, 1, 2, 2]], np.uint32)
+>>> segs = [{"id": 1, "category_id": 1, "iscrowd": 0, "area": 2}, {"id": 2, "category_id": 2, "iscrowd": 0, "area": 2}]
+>>> m = PanopticQuality(ls)
+>>> m.update(PanopticPrediction(ids, segs), Sample("a", None, PanopticMap(ids, segs)))
+>>> m.compute().values["PQ"]
+1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import BadInputError, UsageError
+from ..types import LabelSpace, PanopticMap, PanopticPrediction
+from .base import Metric, MetricResult
+from .functional import panoptic as F
+
+__all__ = ["PanopticQuality", "ModifiedPanopticQuality"]
+
+
+def _ids_of(obj, what: str, sample_id) -> np.ndarray:
+    ids = getattr(obj, "ids", None)
+    if ids is None:
+        path = getattr(obj, "png_path", None)
+        if not path:
+            raise BadInputError(f"sample {sample_id!r}: the {what} has neither an id map nor a PNG path")
+        from ..io.panoptic import read_panoptic_png
+        ids = read_panoptic_png(path)
+    return ids
+
+
+def _quick_means(st) -> list:
+    """Per-image PQ, SQ, RQ (means over the classes present), vectorised."""
+    tp, fp, fn, iou = st["tp"], st["fp"], st["fn"], st["iou"]
+    sel = (tp + fp + fn) > 0
+    if not sel.any():
+        return [None, None, None]
+    t = tp[sel].astype(np.float64)
+    den = t + 0.5 * fp[sel] + 0.5 * fn[sel]
+    s = iou[sel]
+    sq = np.divide(s, t, out=np.zeros_like(s), where=t > 0)
+    return [float((s / den).mean()), float(sq.mean()), float((t / den).mean())]
+
+
+class _PQBase(Metric):
+    task: ClassVar[str] = "panoptic"
+
+    def __init__(self, label_space: LabelSpace | None = None, **options: Any):
+        super().__init__(label_space, **options)
+        if label_space is None:
+            raise UsageError(f"metric {self.name!r} needs a label space (the panoptic categories)")
+        ev = label_space.eval_classes
+        self._cat_to_index = {int(c.id): int(c.train_id) for c in ev}
+        self._is_thing = [bool(c.is_thing) for c in ev]
+        self._names = [c.name for c in ev]
+        self._stuff = {int(c.id) for c in ev if not c.is_thing}
+        self._state = F.empty_stats(len(ev))
+        self._per_sample: dict = {}
+
+    # ---- protocol
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, prediction, sample) -> None:
+        t = sample.target
+        if not isinstance(t, PanopticMap):
+            raise BadInputError(f"sample {sample.sample_id!r}: metric {self.name!r} expects a panoptic target, "
+                                f"found {type(t).__name__}")
+        if not isinstance(prediction, PanopticPrediction):
+            raise BadInputError(f"sample {sample.sample_id!r}: metric {self.name!r} expects a panoptic prediction "
+                                f"(PNG + segments_info), found {type(prediction).__name__}")
+        gt = _ids_of(t, "ground truth", sample.sample_id)
+        pr = _ids_of(prediction, "prediction", sample.sample_id)
+        if gt.shape != pr.shape:
+            raise BadInputError(f"image {sample.meta.get('image_id', sample.sample_id)!r}: expected the prediction "
+                                f"to have the ground truth's size {gt.shape}, found {pr.shape}",
+                                path=prediction.png_path)
+        image = sample.meta.get("image_id", sample.sample_id)
+        pairs = F.pair_counts(gt, pr)
+        st = self._image_stats(gt, t.segments, pr, prediction.segments, image, prediction.png_path, pairs)
+        for k in ("tp", "fp", "fn", "iou"):
+            self._state[k] += st[k]
+        if self.options.get("per_sample", True):
+            self._per_sample[str(sample.sample_id)] = _quick_means(st)
+
+    def _summary(self, st):
+        return F.pq_summary(st["tp"], st["fp"], st["fn"], st["iou"], self._is_thing, self._names)
+
+    def compute(self) -> MetricResult:
+        values, per_class = self._summary(self._state)
+        values = self._rename(values)
+        per_sample = None
+        if self._per_sample:
+            per_sample = {sid: {self.summary_keys[0]: v[0], self.summary_keys[1]: v[1], self.summary_keys[2]: v[2]}
+                          for sid, v in self._per_sample.items()}
+        return MetricResult(values=values, per_class=per_class, per_sample=per_sample,
+                            artifacts={"tp": self._state["tp"].tolist(), "fp": self._state["fp"].tolist(),
+                                       "fn": self._state["fn"].tolist(), "iou_sum": self._state["iou"].tolist(),
+                                       "classes": list(self._names)})
+
+    def _rename(self, values: dict) -> dict:
+        return values
+
+    def state_dict(self) -> dict:
+        return {"tp": self._state["tp"].copy(), "fp": self._state["fp"].copy(), "fn": self._state["fn"].copy(),
+                "iou": self._state["iou"].copy(), "per_sample": dict(self._per_sample)}
+
+    def _load_state(self, state: dict) -> None:
+        n = len(self._names)
+        for k, dt in (("tp", np.int64), ("fp", np.int64), ("fn", np.int64), ("iou", np.float64)):
+            a = np.asarray(state[k], dtype=dt)
+            if a.shape != (n,):
+                raise ValueError(f"{self.name} state {k!r}: expected shape ({n},), found {a.shape}")
+            self._state[k] = a.copy()
+        self._per_sample = {str(k): list(v) for k, v in (state.get("per_sample") or {}).items()}
+
+
+class PanopticQuality(_PQBase):
+    """PQ, SQ, RQ (all / things / stuff, per class) exactly as COCO ``panopticapi.evaluation``.
+
+    Options
+    -------
+    gt_area : {"json", "png"}, default "json"
+        Ground-truth segment area in the IoU's union: the JSON ``area`` like panopticapi (falls back to
+        the PNG count when absent), or the PNG pixel count.
+    per_sample : bool, default True
+        Keep per-image PQ / SQ / RQ (for bootstrap CIs and galleries).
+
+    Values: ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st RQ_st`` (fractions) and ``N N_th N_st`` (classes
+    averaged). ``per_class``: ``pq sq rq tp fp fn`` (NaN pq/sq/rq for classes absent from both GT and
+    predictions; panopticapi prints 0 for them and leaves them out of the means, as here).
+
+    Reference: ``panopticapi.evaluation.pq_compute`` (Kirillov et al., CVPR 2019).
+    """
+
+    name: ClassVar[str] = "pq"
+    version: ClassVar[str] = "1"
+    summary_keys: ClassVar[tuple] = ("PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st")
+
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs):
+        return F.pq_image_stats(gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names),
+                                image=image, path=path, gt_area=self.options.get("gt_area", "json"), pairs=pairs)
+
+
+class ModifiedPanopticQuality(_PQBase):
+    """PQ† ("modified PQ", Porzi et al., CVPR 2019) as torchmetrics' ``ModifiedPanopticQuality``.
+
+    Things are scored like PQ (match at IoU > 0.5, fp / fn); for stuff classes every overlapping
+    prediction adds its IoU and each ground-truth stuff region counts once, without fp / fn, so
+    ``PQ†_stuff = mean IoU``-like. Follows torchmetrics' definition exactly, including its IoU union
+    (void of both sides removed), its fn / fp filters (segments mostly on the other side's void are
+    ignored) and its float32 IoUs.
+
+    Options
+    -------
+    modified_stuff : bool, default True
+        False gives torchmetrics' plain ``PanopticQuality``.
+    crowd_as_void : bool, default True
+        torchmetrics has no crowd notion; crowd ground truth is treated as void.
+    iou_float32 : bool, default True
+        Reproduce torchmetrics' float32 IoUs (``False``: float64).
+
+    Values: ``PQ_mod SQ_mod RQ_mod PQ_mod_th SQ_mod_th RQ_mod_th PQ_mod_st SQ_mod_st RQ_mod_st``.
+    """
+
+    name: ClassVar[str] = "pq_modified"
+    version: ClassVar[str] = "1"
+    summary_keys: ClassVar[tuple] = ("PQ_mod", "SQ_mod", "RQ_mod", "PQ_mod_th", "SQ_mod_th", "RQ_mod_th",
+                                     "PQ_mod_st", "SQ_mod_st", "RQ_mod_st")
+
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs):
+        return F.pq_modified_image_stats(
+            gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names), self._stuff,
+            modified_stuff=self.options.get("modified_stuff", True),
+            crowd_as_void=self.options.get("crowd_as_void", True),
+            iou_float32=self.options.get("iou_float32", True), image=image, path=path, pairs=pairs)
+
+    def _summary(self, st):
+        return F.pq_modified_summary(st["tp"], st["fp"], st["fn"], st["iou"], self._is_thing, self._names)
+
+    def _rename(self, values: dict) -> dict:
+        out = {}
+        for k, v in values.items():
+            base, _, suf = k.partition("_")
+            out[f"{base}_mod" + (f"_{suf}" if suf else "")] = v
+        return out
+

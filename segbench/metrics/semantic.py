@@ -1,0 +1,201 @@
+"""Semantic-segmentation metrics: :class:`MeanIoU` (registry name ``miou``).
+
+One int64 confusion matrix per run (plus the void-prediction vector) is the whole state, so shards
+merged then computed equal one pass, bit for bit. With Cityscapes-style instance ids in the targets
+and the classes' average instance sizes as an option, the same metric also computes Cityscapes' iIoU;
+with categories in the label space it computes the category-level IoU (and iIoU).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from ..errors import BadInputError
+from ..types import LabelSpace, SemanticPrediction, SoftPrediction
+from .base import Metric, MetricResult
+from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_matrix, instance_iou,
+                                  instance_records, scores_from_confusion)
+
+__all__ = ["MeanIoU"]
+
+
+class MeanIoU(Metric):
+    """Dataset-level confusion-matrix IoU family: mIoU, mAcc, aAcc, fwIoU, mDice (+ iIoU, categories).
+
+    The confusion matrix is accumulated over *all pixels of all images* and the scores are computed
+    once from it, as the official evaluators do (cityscapesScripts, the PASCAL VOC devkit, mmseg):
+    ``IoU_c = TP_c / (TP_c + FP_c + FN_c)`` with dataset totals. torchmetrics' ``MeanIoU`` (and
+    ``MulticlassJaccardIndex`` when reset per image) averages *per-image* IoUs instead, which weighs a
+    small image region as much as a whole image and is undefined for classes absent from an image; its
+    numbers are not comparable with published Cityscapes / VOC / ADE20K results, so segbench follows the
+    dataset-level definition (``MulticlassJaccardIndex(average=None)`` accumulated over the dataset gives
+    the same per-class IoU, which the tests check).
+
+    GT pixels equal to ``ignore_index`` are not scored; predictions equal to ``ignore_index`` are void
+    (wrong for the GT class, a false positive of none), as in cityscapesScripts. A class absent from both
+    GT and predictions has NaN IoU and is left out of the means (shown as "n/a" in tables).
+
+    Values (fractions in 0..1): ``mIoU mAcc aAcc fwIoU mDice``; with categories in the label space
+    ``mIoU_category``; with ``instance_avg_size`` and targets carrying ``instance_ids``: ``iIoU``
+    (mean over the instance classes) and ``iIoU_category``. ``per_class``: ``IoU Acc Dice precision
+    recall`` (+ ``iIoU``). ``artifacts``: ``confusion_matrix`` (list of lists, rows = GT, columns =
+    prediction, train-id order), ``void`` (per GT class), ``class_names``, ``categories``.
+
+    Parameters
+    ----------
+    label_space : LabelSpace
+    ignore_index : int, optional
+        Defaults to the label space's (255).
+    instance_avg_size : dict of str to float, optional
+        Average instance size (pixels) per thing class name; enables iIoU (Cityscapes:
+        ``args.avgClassSize`` of cityscapesScripts).
+    threshold : float, default 0.5
+        Binarisation threshold when a :class:`~segbench.types.SoftPrediction` arrives (2 classes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segbench.types import LabelSpace, Sample, SemanticMask, SemanticPrediction
+    >>> ls = LabelSpace.from_names(["bg", "fg"])
+    >>> m = MeanIoU(ls)
+    >>> gt = np.array([[0, 0], [1, 1]], np.uint8)
+    >>> m.update(SemanticPrediction(np.array([[0, 1], [1, 1]], np.uint8)), Sample("a", None, SemanticMask(gt)))
+    >>> r = m.compute()
+    >>> round(r.values["mIoU"], 4), r.per_class["fg"]["IoU"]
+    (0.5833, 0.6666666666666666)
+
+    References
+    ----------
+    cityscapesScripts ``evaluation/evalPixelLevelSemanticLabeling.py``; Cordts et al., CVPR 2016;
+    Long et al., CVPR 2015 (fwIoU).
+    """
+
+    name: ClassVar[str] = "miou"
+    version: ClassVar[str] = "1"
+    task: ClassVar[str] = "semantic"
+    summary_keys: ClassVar[tuple] = ("mIoU", "mAcc", "aAcc", "fwIoU", "mDice")
+
+    def __init__(self, label_space: LabelSpace | None = None, **options: Any):
+        if label_space is None:
+            n = options.get("num_classes")
+            if not n:
+                raise ValueError("MeanIoU needs a label space (or num_classes=...)")
+            label_space = LabelSpace.from_num_classes(int(n))
+        super().__init__(label_space, **options)
+        ls = self.label_space
+        self.num_classes = ls.num_classes
+        self.ignore_index = int(options.get("ignore_index", ls.ignore_index))
+        self.threshold = float(options.get("threshold", 0.5))
+        # categories (index per train id, -1 = none)
+        cats = ls.categories()
+        self._cat_names = cats
+        self._class_cat = np.array([cats.index(c.category) if c.category else -1 for c in ls.eval_classes],
+                                   np.int64)
+        # instance categories: every labelled row of the category has instances (cityscapesScripts)
+        inst_cats = []
+        for k, cname in enumerate(cats):
+            rows = [c for c in ls.classes if c.category == cname and c.id >= 0]
+            if rows and all(c.is_thing for c in rows):
+                inst_cats.append(k)
+        self._inst_cats = inst_cats
+        avg = options.get("instance_avg_size") or {}
+        self._avg = np.array([float(avg[n]) if n in avg else np.nan for n in ls.names], np.float64)
+        self._use_inst = bool(avg)
+        if self._use_inst:
+            self._lut = ls.id_to_train_lut(65536).astype(np.int64)
+        self._reset()
+
+    def _reset(self) -> None:
+        C = self.num_classes
+        self.confusion = np.zeros((C, C), np.int64)
+        self.void = np.zeros(C, np.int64)
+        self.instances = np.zeros((0, 4), np.int64)
+        self.instance_images = 0
+        self.num_samples = 0
+
+    # ------------------------------------------------------------------ protocol
+    def update(self, prediction, sample) -> None:
+        target = sample.target
+        gt = target.mask
+        if isinstance(prediction, SoftPrediction):
+            pm = (np.asarray(prediction.prob) > self.threshold).astype(np.uint8)
+        elif isinstance(prediction, SemanticPrediction):
+            pm = np.asarray(prediction.mask)
+        else:
+            pm = np.asarray(getattr(prediction, "mask", prediction))
+        if pm.shape != gt.shape:
+            raise BadInputError(f"sample {sample.sample_id}: expected a prediction of shape {gt.shape} "
+                                f"(the GT's), found {pm.shape}; pass --resize nearest to resize it")
+        try:
+            cm, void = confusion_matrix(gt, pm, self.num_classes, self.ignore_index, return_void=True)
+        except ValueError as e:
+            raise BadInputError(f"sample {sample.sample_id}: {e}; expected train ids "
+                                f"0..{self.num_classes - 1} or {self.ignore_index} (void)") from None
+        self.confusion += cm
+        self.void += void
+        self.num_samples += 1
+        inst = getattr(target, "instance_ids", None)
+        if self._use_inst and inst is not None:
+            rec = instance_records(pm, inst, self._lut, self._class_cat, self.ignore_index, INSTANCE_MIN_ID)
+            if rec.size:
+                self.instances = np.concatenate([self.instances, rec])
+            self.instance_images += 1
+
+    def merge(self, other: "MeanIoU") -> "MeanIoU":
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        if other.confusion.shape != self.confusion.shape:
+            raise ValueError("cannot merge MeanIoU states with different numbers of classes")
+        self.confusion = self.confusion + other.confusion
+        self.void = self.void + other.void
+        self.instances = np.concatenate([self.instances, other.instances])
+        self.instance_images += other.instance_images
+        self.num_samples += other.num_samples
+        return self
+
+    def state_dict(self) -> dict:
+        return {"confusion": self.confusion.copy(), "void": self.void.copy(),
+                "instances": self.instances.copy(), "instance_images": int(self.instance_images),
+                "num_samples": int(self.num_samples)}
+
+    def _load_state(self, state: dict) -> None:
+        C = self.num_classes
+        self.confusion = np.asarray(state["confusion"], np.int64).reshape(C, C)
+        self.void = np.asarray(state.get("void", np.zeros(C)), np.int64).reshape(C)
+        self.instances = np.asarray(state.get("instances", np.zeros((0, 4))), np.int64).reshape(-1, 4)
+        self.instance_images = int(state.get("instance_images", 0))
+        self.num_samples = int(state.get("num_samples", 0))
+
+    def compute(self) -> MetricResult:
+        s = scores_from_confusion(self.confusion, self.void)
+        names = self.label_space.names
+        values = {k: s[k] for k in ("mIoU", "mAcc", "aAcc", "fwIoU", "mDice")}
+        per_class = {n: {"IoU": float(s["IoU"][i]), "Acc": float(s["Acc"][i]), "Dice": float(s["Dice"][i]),
+                         "precision": float(s["precision"][i]), "recall": float(s["recall"][i])}
+                     for i, n in enumerate(names)}
+        artifacts: dict = {"confusion_matrix": self.confusion.tolist(), "void": self.void.tolist(),
+                           "class_names": list(names), "num_samples": self.num_samples}
+        ncat = len(self._cat_names)
+        if ncat:
+            cat_iou = category_scores(self.confusion, self.void, self._class_cat, ncat)
+            values["mIoU_category"] = _nanmean(cat_iou)
+            artifacts["categories"] = {c: {"IoU": float(cat_iou[k])} for k, c in enumerate(self._cat_names)}
+        if self._use_inst and self.instance_images:
+            ii = instance_iou(self.instances, self.confusion, self.void, self._avg, self._class_cat, ncat,
+                              self._inst_cats)
+            values["iIoU"] = _nanmean(ii["iIoU"])
+            for i, n in enumerate(names):
+                per_class[n]["iIoU"] = float(ii["iIoU"][i])
+            if ncat:
+                values["iIoU_category"] = _nanmean(ii["iIoU_category"])
+                for k, c in enumerate(self._cat_names):
+                    artifacts["categories"][c]["iIoU"] = float(ii["iIoU_category"][k])
+        return MetricResult(values=values, per_class=per_class, artifacts=artifacts)
+
+
+def _nanmean(x) -> float:
+    x = np.asarray(x, np.float64)
+    ok = ~np.isnan(x)
+    return float(x[ok].sum() / ok.sum()) if ok.any() else float("nan")

@@ -1,0 +1,203 @@
+"""Shared machinery of the torch wrappers: device, loading, label mapping, batching, TTA.
+
+:class:`TorchWrapper` holds a ``torch.nn.Module`` built from the reference library with *no*
+pretrained weights (never downloaded) and loads the user's local checkpoint into it safely
+(:mod:`segbench.models.checkpoint`). :class:`SemanticTorchWrapper` adds the dense-prediction path:
+the reference's resize policy and normalisation, whole / sliding-window inference, multi-scale and
+flip averaging (:mod:`segbench.models.inference`), then the arg-max over the classes the dataset
+scores (:class:`~segbench.models.labelmap.LabelMapping`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import UsageError
+from ..types import Sample, SemanticPrediction
+from . import inference as inf
+from ._lazy import require
+from .base import ModelWrapper, load_image_array
+from .labelmap import LabelMapping
+
+__all__ = ["TorchWrapper", "SemanticTorchWrapper", "sample_image"]
+
+
+def sample_image(sample: Sample) -> np.ndarray:
+    """The sample's image array (read from its path when needed)."""
+    return load_image_array(sample.image, path_hint=str(sample.meta.get("image_path", sample.sample_id))
+                            if isinstance(sample.meta, dict) else str(sample.sample_id))
+
+
+class TorchWrapper(ModelWrapper):
+    """Base of wrappers running a torch module.
+
+    Subclasses implement :meth:`build` (``state_dict`` → module with matching architecture, or raise)
+    and :meth:`class_names` (the model's classes in output order, or None for "the dataset's").
+    """
+
+    needs_weights = True
+    supported_options = frozenset({"device", "batch_size"})
+    #: pip name of the reference library (for ``library_version``).
+    backend = "torch"
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.module = None
+        self.mapping: LabelMapping | None = None
+
+    # ---- torch helpers
+    @property
+    def torch(self):
+        return require("torch", self.name)
+
+    def torch_device(self):
+        torch = self.torch
+        dev = str(self.device or "cpu")
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise UsageError(f"--device {dev}: CUDA is not available on this machine; use --device cpu")
+        try:
+            return torch.device(dev)
+        except RuntimeError as e:
+            raise UsageError(f"--device: expected cpu, cuda or cuda:N, found {dev!r} ({e})") from None
+
+    # ---- protocol
+    def build(self, weights_path):  # pragma: no cover - abstract
+        """Build the reference module and load ``weights_path`` into it; return the module."""
+        raise NotImplementedError
+
+    def class_names(self) -> list | None:
+        """The model's class names in output order (None: it predicts the dataset's train ids)."""
+        return None
+
+    def num_outputs(self) -> int | None:
+        return None
+
+    def load(self, weights_path=None) -> "TorchWrapper":
+        super().load(weights_path)
+        torch = self.torch
+        with torch.no_grad():
+            module = self.build(weights_path)
+        self.module = module.to(self.torch_device()).eval()
+        return self
+
+    def bind(self, dataset) -> "TorchWrapper":
+        super().bind(dataset)
+        self.mapping = LabelMapping.build(self.class_names(), self.dataset_label_space, self.name,
+                                          num_outputs=self.num_outputs())
+        return self
+
+    def _require_ready(self):
+        if self.module is None:
+            raise UsageError(f"model {self.name!r}: call load(weights) before predict")
+        if self.mapping is None:
+            raise UsageError(f"model {self.name!r}: call bind(dataset) before predict")
+
+    def predict(self, sample: Sample):
+        return self.predict_batch([sample])[0]
+
+    def library_version(self) -> str | None:
+        try:
+            import importlib
+            return getattr(importlib.import_module(self.backend), "__version__", None)
+        except Exception:  # noqa: BLE001 - provenance only
+            return None
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["library_version"] = self.library_version()
+        d["torch_version"] = getattr(require("torch"), "__version__", None)
+        if self.mapping is not None:
+            d["label_mapping"] = self.mapping.describe()
+        return d
+
+
+class SemanticTorchWrapper(TorchWrapper):
+    """Dense semantic prediction with the reference's pre-processing and optional TTA.
+
+    Class attributes set the reference's pre-processing: ``mean``, ``std`` (0..1 scale unless
+    ``value_scale`` says otherwise), ``antialias`` and :meth:`base_size` (the resize policy).
+    Subclasses implement :meth:`forward_logits` (normalised batch → logits).
+    """
+
+    task = "semantic"
+    supported_options = frozenset({"device", "batch_size", "slide", "scales", "flip"})
+    mean: Sequence[float] = inf.IMAGENET_MEAN
+    std: Sequence[float] = inf.IMAGENET_STD
+    value_scale: float = 255.0
+    antialias: bool = False
+    in_channels: int = 3
+
+    def __init__(self, tta_average: str = "logits", **kw: Any):
+        super().__init__(**kw)
+        if tta_average not in ("logits", "softmax"):
+            raise UsageError(f"tta_average: expected 'logits' or 'softmax', found {tta_average!r}")
+        if self.slide is not None:
+            try:
+                self.slide = inf.parse_slide(self.slide)
+            except (ValueError, TypeError) as e:
+                raise UsageError(str(e)) from None
+        if self.scales is not None and any(float(s) <= 0 for s in self.scales):
+            raise UsageError(f"--scales: expected positive ratios, found {self.scales}")
+        if tta_average != "logits":
+            self.options["tta_average"] = tta_average
+        self.tta_average = tta_average
+
+    def base_size(self, h: int, w: int) -> tuple:
+        """The reference's resize policy for an ``(h, w)`` image (default: keep the size)."""
+        return h, w
+
+    def forward_logits(self, x):  # pragma: no cover - abstract
+        """Normalised ``(N, C, h, w)`` → logits ``(N, K, h', w')``."""
+        raise NotImplementedError
+
+    def logits(self, batch):
+        """Logits ``(N, K, H, W)`` at the input size for an un-normalised batch (0..255)."""
+        return inf.tta_inference(self.forward_logits, batch, size_fn=inf.scaled(self.base_size),
+                                 mean=self.mean, std=self.std, value_scale=self.value_scale,
+                                 scales=self.scales, flip=self.flip, slide=self.slide,
+                                 antialias=self.antialias, average=self.tta_average,
+                                 resize_fn=self.resize_input)
+
+    #: The reference's image resize ``(batch 0..255, size) -> batch``; None = bilinear (``antialias``).
+    resize_input = None
+
+    def to_prediction(self, logits) -> list:
+        """Logits → predictions in the dataset's train ids (binary: one logit channel → ``> 0``)."""
+        n_ds = len(self.mapping.train_to_model)
+        if logits.shape[1] == 1 and n_ds == 2:
+            if self.tta_average == "softmax":  # averaged sigmoid probabilities
+                fg = (logits[:, 0] > 0.5).cpu().numpy()
+            else:
+                fg = (logits[:, 0] > 0).cpu().numpy()
+            return [SemanticPrediction(m.astype(np.uint8)) for m in fg]
+        return [SemanticPrediction(m) for m in self.mapping.argmax_to_train(logits)]
+
+    def predict_batch(self, samples: Sequence[Sample]) -> list:
+        self._require_ready()
+        torch = self.torch
+        dev = self.torch_device()
+        imgs = [inf.to_tensor(sample_image(s), channels=self.in_channels) for s in samples]
+        out: list = [None] * len(samples)
+        # images of one size are batched together (the reference models take equal-size batches)
+        groups: dict = {}
+        for i, t in enumerate(imgs):
+            groups.setdefault(tuple(t.shape[-2:]), []).append(i)
+        with torch.inference_mode():
+            for _, idx in groups.items():
+                batch = torch.cat([imgs[i] for i in idx]).to(dev)
+                preds = self.to_prediction(self.logits(batch))
+                for i, p in zip(idx, preds):
+                    out[i] = p
+        return out
+
+    def settings(self) -> dict:
+        s = super().settings()
+        s["preprocess"] = {"mean": list(self.mean), "std": list(self.std), "value_scale": self.value_scale,
+                           "antialias": self.antialias, "resize": self.resize_policy_name()}
+        return s
+
+    def resize_policy_name(self) -> str:
+        return "none"
+

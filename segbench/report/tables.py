@@ -1,0 +1,176 @@
+"""Terminal tables of one RunRecord (``segbench eval`` output), with rich.
+
+Values in records are fractions in 0..1; tables show them as percentages with two decimals. Keys that
+are not fractions (counts such as ``NoC@90``, speeds, times) are shown as they are; see
+:func:`is_fraction_key`. A NaN per-class value is shown as ``n/a``: the class is absent from both the
+ground truth and the prediction, and it is left out of the means.
+
+Examples
+--------
+>>> from rich.console import Console
+>>> from segbench.results import RunRecord
+>>> rec = RunRecord(dataset="toy@1", split="val", task="semantic", model={"name": "m"},
+...                 predictions={}, metrics={"miou@1": {"values": {"mIoU": 0.5},
+...                 "per_class": {"a": {"IoU": 0.5}, "b": {"IoU": None}}}})
+>>> import io
+>>> con = Console(file=io.StringIO(), width=100, record=True, color_system=None)
+>>> print_record(rec, con)
+>>> txt = con.export_text()
+>>> "50.00" in txt and "n/a" in txt
+True
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["print_record", "print_leaderboard", "format_value", "is_fraction_key", "provenance_line", "NA_FOOTNOTE"]
+
+NA_FOOTNOTE = "n/a: class absent from both the ground truth and the prediction; left out of the means."
+
+_RAW_KEY = re.compile(r"^(NoC|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
+                      re.IGNORECASE)
+
+
+def is_fraction_key(key: str) -> bool:
+    """True when values of ``key`` are fractions in 0..1 (shown as percentages).
+
+    Counts and speeds are not: keys starting with ``NoC``, ``FPS``, ``num_``, ``n_``, ``count``,
+    ``seconds``, ``time`` or ending in ``_count``, ``_s``, ``_px``, ``pixels``, ``instances``.
+    """
+    return not _RAW_KEY.search(str(key))
+
+
+def _isnan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def format_value(key: str, v, percent: bool = True) -> str:
+    """``0.7312`` → ``"73.12"`` for fraction keys; ``None``/NaN → ``"n/a"``; others as numbers."""
+    if _isnan(v):
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        if percent and is_fraction_key(key):
+            return f"{100.0 * float(v):.2f}"
+        if isinstance(v, int) or float(v).is_integer():
+            return f"{int(v)}"
+        return f"{float(v):.4g}"
+    return str(v)
+
+
+def provenance_line(record) -> str:
+    """``dataset@version · split · model · metric@version, ... · segbench X (git abcdef1)``."""
+    git = f" (git {record.git_hash[:7]})" if getattr(record, "git_hash", None) else ""
+    model = record.model_name
+    src = record.model.get("source") if isinstance(record.model, dict) else None
+    if src and src != "segbench predict":
+        model = f"{model} ({src})"
+    return (f"dataset {record.dataset} · split {record.split} · model {model} · metrics "
+            f"{', '.join(record.metrics)} · segbench {record.segbench_version}{git}")
+
+
+def _per_class_columns(per_class: dict) -> list:
+    cols: list = []
+    for row in per_class.values():
+        for k, v in (row or {}).items():
+            if k not in cols and (v is None or isinstance(v, (int, float))):
+                cols.append(k)
+    return cols
+
+
+def print_record(record, console=None) -> None:
+    """Print the summary table, the per-class table(s) and the provenance line of ``record``.
+
+    Parameters
+    ----------
+    record : RunRecord
+    console : rich.console.Console, optional
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    title = f"{record.dataset} · {record.split} · {record.model_name}"
+    console.print(title, style="bold", markup=False)
+    summary = Table(show_lines=False)
+    summary.add_column("metric", style="cyan", no_wrap=True)
+    summary.add_column("key", no_wrap=True)
+    summary.add_column("value", justify="right")
+    summary.add_column("unit", style="dim")
+    for mkey, res in record.metrics.items():
+        first = True
+        for k, v in (res.get("values") or {}).items():
+            if not (v is None or isinstance(v, (int, float))):
+                continue
+            unit = "%" if is_fraction_key(k) and not _isnan(v) else ""
+            summary.add_row(mkey if first else "", k, format_value(k, v), unit)
+            first = False
+    console.print(summary)
+
+    any_na = False
+    for mkey, res in record.metrics.items():
+        per_class = res.get("per_class") or {}
+        if not per_class:
+            continue
+        cols = _per_class_columns(per_class)
+        if not cols:
+            continue
+        console.print(f"per class · {mkey} (values in %)", style="bold", markup=False)
+        t = Table()
+        t.add_column("class", style="cyan", no_wrap=True)
+        for c in cols:
+            t.add_column(c, justify="right")
+        for cname, row in per_class.items():
+            cells = []
+            for c in cols:
+                v = (row or {}).get(c)
+                if _isnan(v):
+                    any_na = True
+                cells.append(format_value(c, v))
+            t.add_row(str(cname), *cells)
+        console.print(t)
+    if any_na:
+        console.print(NA_FOOTNOTE, style="dim")
+    console.print(provenance_line(record), style="dim")
+
+
+def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
+    """A leaderboard frame as a rich table: the measured rows (+ up to ``max_reported`` reported rows)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    values = list(df.attrs.get("value_columns") or [])
+    measured = df[df["source"] != "reported"] if len(df) else df
+    reported = df[df["source"] == "reported"] if len(df) else df
+    shown_vals = [v for v in values if len(measured) and v in measured and measured[v].notna().any()] or values
+    primary = df.attrs.get("primary")
+    console.print(f"{df.attrs.get('dataset', '?')} · {df.attrs.get('task', '?')} — ranked by {primary}",
+                  style="bold", markup=False)
+    from rich import box
+
+    rows = list(measured.iterrows()) + list(reported.head(max_reported).iterrows())
+    cols = ["rank", "model"] + (["source"] if max_reported and len(reported) else []) + ["split"] + shown_vals + ["runs"]
+    t = Table(caption="fractions in %" if any(is_fraction_key(v) for v in shown_vals) else None,
+              caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in cols:
+        t.add_column(c, justify="right" if c in shown_vals or c in ("rank", "runs") else "left", no_wrap=True)
+    for _, r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            try:
+                na = v is None or bool(v != v) or str(v) == "<NA>"
+            except (TypeError, ValueError):
+                na = False
+            if c in shown_vals:
+                cells.append("" if na else format_value(c, v))
+            else:
+                cells.append("" if na else str(v))
+        t.add_row(*cells)
+    console.print(t)
+    if len(reported) > max_reported:
+        console.print(f"+ {len(reported) - max_reported} paper-reported row(s) in the rendered report", style="dim")
