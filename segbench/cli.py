@@ -64,9 +64,15 @@ def _progress_bar(total_hint: str = "evaluating"):
 
 # ----------------------------------------------------------------------------- eval
 def _eval_options(args) -> dict:
-    keys = ("num_classes", "labels", "threshold", "resize", "iou_type", "task", "gt_folder", "pred_folder",
+    keys = ("num_classes", "labels", "threshold", "resize", "iou_type", "task", "gt_folder", "pred_folder", "pred_encoding",
             "max_dets")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    opts = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    for item in getattr(args, "option", None) or []:  # --option KEY=VALUE: adapter-specific options
+        key, sep, val = str(item).partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option: expected KEY=VALUE (e.g. gt=eroded), found {item!r}")
+        opts[key.strip().replace("-", "_")] = val.strip()
+    return opts
 
 
 def cmd_eval(args) -> int:
@@ -92,6 +98,8 @@ def cmd_eval(args) -> int:
     finally:
         if prog:
             prog.stop()
+    if getattr(args, "model_name", None):  # leaderboard name of user predictions
+        rec.model = {**rec.model, "name": args.model_name}
     print_record(rec, _console())
     if args.json:
         rec.to_json(args.json)
@@ -123,6 +131,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="processes (identical numbers for any N)")
     p.add_argument("--scheduler", help="Dask distributed scheduler address")
     p.add_argument("--record", action="store_true", help="store the RunRecord in the results store")
+    p.add_argument("--model-name", help="model name for the RunRecord / leaderboards (default: from the predictions)")
     p.add_argument("--db", default="results.db", help="results store (default ./results.db)")
     p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 below this value")
     p.add_argument("--missing", choices=["error", "void"], default="error",
@@ -135,7 +144,17 @@ def _add_eval(sub) -> None:
     p.add_argument("--task", help="task variant (e.g. semi-supervised|unsupervised for video)")
     p.add_argument("--gt-folder", help="override the GT PNG folder (panoptic)")
     p.add_argument("--pred-folder", help="override the prediction PNG folder (panoptic)")
+    p.add_argument("--pred-encoding", help="prediction label encoding: labelid (cityscapes default) | trainid | "
+                   "color; styles: id (default) | trainid")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="dataset option, repeatable (e.g. gt=eroded, ignore_clutter=true, patch_size=512; see the "
+                        "dataset card)")
     p.set_defaults(func=cmd_eval)
+
+
+def _add_convert(sub) -> None:
+    from .convert import add_parser  # panoptic / semantic / detection converters (segbench/convert.py)
+    add_parser(sub)
 
 
 # ----------------------------------------------------------------------------- main
@@ -165,6 +184,7 @@ COMMANDS = [
     _add_report,
     _add_compare,
     _add_demo,
+    _add_convert,
 ]
 
 

@@ -393,3 +393,67 @@ def _read_json(path):
         raise NotFoundError("expected a JSON file, found no such file", path=path) from None
     except ValueError as e:
         raise BadInputError(f"expected valid JSON, found a parse error ({e})", path=path) from None
+
+
+# --------------------------------------------------------------------------- CLI (`segbench convert`)
+def add_parser(sub) -> None:
+    """Register ``segbench convert {to-panoptic, panoptic-to-semantic, panoptic-to-detection,
+    detection-to-panoptic, 2ch-to-panoptic}``."""
+    p = sub.add_parser("convert", help="convert panoptic / semantic / instance / detection formats")
+    cs = p.add_subparsers(dest="conversion", metavar="CONVERSION")
+    a = cs.add_parser("to-panoptic", help="semantic + instance predictions -> COCO panoptic (panoptic paper heuristic)")
+    a.add_argument("--semantic", required=True, help="COCO stuff results JSON, or a folder of category-id label PNGs")
+    a.add_argument("--instances", required=True, help="COCO detection results JSON (segm, with scores)")
+    a.add_argument("--images", required=True, help="JSON with 'images' (id, file_name, height, width)")
+    a.add_argument("--categories", required=True, help="panoptic categories JSON (id, isthing, ...)")
+    a.add_argument("--out", required=True, help="output panoptic JSON (PNG folder beside it, named after its stem)")
+    a.add_argument("--out-folder", help="output PNG folder (default: beside --out)")
+    a.add_argument("--confidence-thr", type=float, default=0.5)
+    a.add_argument("--overlap-thr", type=float, default=0.5)
+    a.add_argument("--stuff-area-limit", type=float, default=64 * 64)
+    b = cs.add_parser("panoptic-to-semantic", help="COCO panoptic -> label PNGs")
+    b.add_argument("panoptic", help="panoptic JSON")
+    b.add_argument("--folder", help="its PNG folder (default: beside it)")
+    b.add_argument("--out", required=True, help="output folder of label PNGs")
+    b.add_argument("--train-ids", action="store_true", help="contiguous train ids (categories order), void 255")
+    b.add_argument("--things-other", type=int, help="merge all thing classes into this id (panopticapi: 183)")
+    c = cs.add_parser("panoptic-to-detection", help="COCO panoptic -> COCO detection JSON (RLE)")
+    c.add_argument("panoptic", help="panoptic JSON")
+    c.add_argument("--folder", help="its PNG folder (default: beside it)")
+    c.add_argument("--out", required=True, help="output detection JSON")
+    c.add_argument("--things-only", action="store_true")
+    d = cs.add_parser("detection-to-panoptic", help="COCO detection JSON (non-overlapping) -> COCO panoptic")
+    d.add_argument("detection", help="COCO detection JSON with images, annotations, categories")
+    d.add_argument("--out", required=True, help="output panoptic JSON")
+    d.add_argument("--out-folder", help="output PNG folder (default: beside --out)")
+    d.add_argument("--categories", help="panoptic categories JSON (adds isthing / color)")
+    e = cs.add_parser("2ch-to-panoptic", help="2-channel (category, instance) PNGs -> COCO panoptic")
+    e.add_argument("source", help="folder of 2-channel PNGs")
+    e.add_argument("--images", required=True)
+    e.add_argument("--categories", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--out-folder")
+    e.add_argument("--void", type=int, default=0, help="category value meaning void (default 0)")
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args) -> int:
+    from rich.console import Console
+    k = getattr(args, "conversion", None)
+    if k == "to-panoptic":
+        out = combine_files(args.semantic, args.instances, args.images, args.categories, args.out, args.out_folder,
+                            args.confidence_thr, args.overlap_thr, args.stuff_area_limit)
+    elif k == "panoptic-to-semantic":
+        out = panoptic_to_semantic_files(args.panoptic, args.out, args.folder, args.train_ids, args.things_other)
+    elif k == "panoptic-to-detection":
+        out = panoptic_to_detection_file(args.panoptic, args.out, args.folder, args.things_only)
+    elif k == "detection-to-panoptic":
+        out = detection_to_panoptic_files(args.detection, args.out, args.out_folder, args.categories)
+    elif k == "2ch-to-panoptic":
+        out = two_channel_to_panoptic_files(args.source, args.images, args.categories, args.out, args.out_folder,
+                                            args.void)
+    else:
+        raise UsageError("segbench convert: expected a conversion (to-panoptic, panoptic-to-semantic, "
+                         "panoptic-to-detection, detection-to-panoptic, 2ch-to-panoptic); see segbench convert -h")
+    Console(highlight=False).print(f"wrote {out}")
+    return 0

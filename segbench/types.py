@@ -32,7 +32,8 @@ __all__ = [
     "SemanticMask", "InstanceMasks", "PanopticMap", "BoundaryMaps", "VideoMasks", "ReferringTarget",
     "SemanticPrediction", "SoftPrediction", "InstancePrediction", "PanopticPrediction",
     "BoundaryPrediction", "VideoPrediction", "Target", "Prediction",
-    "MultiLabelMasks", "MultiLabelPrediction",
+    "MultiLabelMasks", "MultiLabelPrediction", "HierarchyPrediction",
+    "VideoInstances", "VideoInstancePrediction",
 ]
 
 
@@ -344,6 +345,33 @@ class VideoPrediction:
 
 
 @dataclass(frozen=True)
+class VideoInstances:
+    """Video instance ground truth of one video (YouTube-VIS / OVIS JSON): ``annotations`` are track
+    dicts (``id, category_id, segmentations`` (one RLE / polygon list / None per frame), ``areas``,
+    ``iscrowd``); masks stay encoded until a metric needs them."""
+
+    video_id: Any
+    height: int
+    width: int
+    length: int
+    annotations: list = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple:
+        return (self.height, self.width)
+
+
+@dataclass(frozen=True)
+class VideoInstancePrediction:
+    """Predicted tracks of one video: result dicts (``category_id, score, segmentations`` with one RLE or
+    None per frame) as in a YouTube-VIS results JSON; ``ids`` are their 1-based positions in that file."""
+
+    detections: list
+    video_id: Any = None
+    ids: list | None = None
+
+
+@dataclass(frozen=True)
 class MultiLabelPrediction:
     """Predicted multi-label masks ``(C, H, W)``: bool (hard) or float in 0..1 (soft, e.g. for
     precision-recall metrics), one channel per class in train-id order."""
@@ -353,6 +381,21 @@ class MultiLabelPrediction:
     @property
     def shape(self) -> tuple:
         return tuple(self.masks.shape[1:])
+
+
+@dataclass(frozen=True)
+class HierarchyPrediction:
+    """A hierarchy of segmentations of one image for the BSDS region benchmarks: ``segs`` is a list of
+    ``(H, W)`` int label maps (labels >= 1), coarse or fine in any order (BSDS ``segs`` cell or an
+    ``ucm2`` cut at thresholds). ``prob`` optionally carries the soft boundary map of the same
+    hierarchy (``ucm2(3:2:end, 3:2:end)``) for the boundary benchmark."""
+
+    segs: list
+    prob: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(np.asarray(self.segs[0]).shape) if self.segs else ()
 
 
 Prediction = Union[SemanticPrediction, SoftPrediction, InstancePrediction, PanopticPrediction,

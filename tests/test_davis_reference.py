@@ -137,10 +137,9 @@ def _get_all_masks(mask_paths):
         obj_id.append(''.join(obj.split('/')[-1].split('.')[:-1]))
     masks = all_objs
     num_objects = int(np.max(masks[0, ...]))
-    tmp = np.ones((num_objects, *masks.shape))
-    tmp = tmp * np.arange(1, num_objects + 1)[:, None, None, None]
-    masks = (tmp == masks[None, ...])
-    return masks > 0, obj_id
+    # reference: tmp = float64 (num_objects, T, H, W) * arange(1, n + 1); masks = (tmp == masks[None]) > 0
+    # (half a gigabyte for 3 objects x 50 frames at 480p); _ObjectStack builds the same slices lazily
+    return _ObjectStack(masks, num_objects), obj_id
 
 
 def _read_masks(root_dir, sequence, masks_id):
@@ -168,6 +167,8 @@ class _ObjectStack:
         self.shape = (n, *masks.shape)
 
     def __getitem__(self, key):
+        if isinstance(key, tuple) and isinstance(key[0], slice) and key[0] == slice(None):
+            return _ObjectStack(self.masks[key[1:]], self.n)   # e.g. all_gt_masks[:, 1:-1, :, :]
         ii = key[0] if isinstance(key, tuple) else key
         return self.masks == (ii + 1)
 

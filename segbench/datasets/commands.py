@@ -32,8 +32,8 @@ def cmd_datasets(args) -> int:
     from rich.table import Table
     t = Table(title="segbench datasets", show_lines=False)
     for col in ("name", "task", "size", "license", "on disk", "verified", "obtain"):
-        t.add_column(col, no_wrap=col != "license", max_width=28 if col == "license" else None,
-                     overflow="ellipsis")
+        t.add_column(col, no_wrap=True, overflow="ellipsis",
+                     max_width={"license": 34, "size": 16}.get(col))
     for r in rows:
         if not r.get("available"):
             t.add_row(r["name"], "[red]unavailable[/red]", "", "", "", "", "")

@@ -967,7 +967,7 @@ def prepare_dataset(name_or_cls, src, root=None, console=None, progress: bool | 
             manifest.set(f.name, sha256=sha, size=found.stat().st_size, verified=True, source="prepare",
                          mtime=int((root / f.name).stat().st_mtime))
         used.append(f.name)
-        if f.extract or archive_kind(root / f.name):
+        if f.extract:
             _extract_recorded(root / f.name, root, manifest, f.name, console, progress)
     if not used:
         if src.is_file():

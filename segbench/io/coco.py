@@ -54,6 +54,9 @@ def read_json(path, what: str = "JSON file"):
         raise BadInputError(f"expected a UTF-8 JSON {what}, found binary data", path=str(p)) from None
 
 
+_NT = (int, float)
+
+
 def _num(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -281,7 +284,9 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
             continue
         box = d.get("bbox")
         if box is not None and box != []:
-            if not (isinstance(box, list) and len(box) == 4 and all(_num(v) for v in box)):
+            if not (type(box) is list and len(box) == 4 and type(box[0]) in _NT and type(box[1]) in _NT
+                    and type(box[2]) in _NT and type(box[3]) in _NT) and not (
+                    isinstance(box, list) and len(box) == 4 and all(_num(v) for v in box)):
                 raise BadInputError(f"detection {i} (image_id {iid}): expected bbox [x, y, w, h], found {box!r}",
                                     path=path)
         else:
@@ -294,7 +299,10 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
                                         f"'segmentation' (RLE or polygons), found none; use --iou-type bbox "
                                         f"for box results", path=path)
             elif validate:
-                check_segmentation(seg, im["height"], im["width"], f"detection {i} (image_id {iid})", path)
+                # fast path: compressed RLE of the right size
+                if not (type(seg) is dict and type(seg.get("counts")) is str and seg.get("size") is not None
+                        and seg["size"] == [im["height"], im["width"]]):
+                    check_segmentation(seg, im["height"], im["width"], f"detection {i} (image_id {iid})", path)
         elif box is None and seg is None:
             raise BadInputError(f"detection {i} (image_id {iid}): bbox evaluation needs a 'bbox' "
                                 f"[x, y, w, h] (or a segmentation to derive it from), found neither", path=path)

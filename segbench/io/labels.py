@@ -249,13 +249,13 @@ def read_label(path, *, lut: np.ndarray | None = None, allowed=None, colors=None
         if lut is not None:
             lut = np.asarray(lut)
             if lut.dtype == np.uint8 and lut.size >= 256:
-                out = np.asarray(im.point(lut[:256].tolist()))
+                out = np.array(im.point(lut[:256].tolist()))
             else:
-                out = lut[np.asarray(im)]
+                out = lut[np.array(im)]
         else:
-            out = np.asarray(im)
+            out = np.array(im)
     elif mode in ("I;16", "I;16L", "I;16B", "I", "I;16N"):
-        out = np.asarray(im)
+        out = np.array(im)
         if mode == "I":
             out = out.astype(np.int32, copy=False)
         else:
@@ -387,18 +387,18 @@ def read_prob(path, *, expected_shape: tuple | None = None, resize: str | None =
     im = open_image(path)
     mode = im.mode
     if mode == "L":
-        arr, rng = np.asarray(im), 255.0
+        arr, rng = np.array(im), 255.0
     elif mode == "P":
-        arr, rng = np.asarray(im.convert("L")), 255.0
+        arr, rng = np.array(im.convert("L")), 255.0
     elif mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        arr, rng = np.asarray(im).astype(np.uint16, copy=False), 65535.0
+        arr, rng = np.array(im).astype(np.uint16, copy=False), 65535.0
     elif mode == "I":
-        arr = np.asarray(im).astype(np.int32, copy=False)
+        arr = np.array(im).astype(np.int32, copy=False)
         rng = 65535.0 if (arr.size == 0 or int(arr.max()) <= 65535) else float(2 ** 31 - 1)
     elif mode == "F":
-        arr, rng = np.asarray(im).astype(np.float32, copy=False), 1.0
+        arr, rng = np.array(im).astype(np.float32, copy=False), 1.0
     elif mode == "1":
-        arr, rng = np.asarray(im).astype(np.uint8), 1.0
+        arr, rng = np.array(im).astype(np.uint8), 1.0
     else:
         _refuse_multichannel(im, path, "a single-channel 8- or 16-bit probability map")
     if expected_shape is not None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import BadInputError
 
-__all__ = ["rle_encode", "rle_decode", "is_empty_rle", "rle_area"]
+__all__ = ["rle_encode", "rle_decode", "is_empty_rle", "rle_area", "read_rle_csv", "write_rle_csv"]
 
 
 def is_empty_rle(value: Any) -> bool:
@@ -153,3 +153,66 @@ def rle_area(rle: Any, where: str | None = None) -> int:
     """Number of foreground pixels of a run-length string (sum of run lengths)."""
     pairs = _parse(rle, where)
     return int(pairs[:, 1].sum()) if len(pairs) else 0
+
+
+def read_rle_csv(path, id_column: str, rle_column: str) -> dict:
+    """Read a Kaggle run-length CSV (``train.csv`` / ``submission.csv``) into ``{id: rle string}``.
+
+    Empty cells become ``""``. Refuses missing columns and duplicate ids (one line each: the file, the
+    row number, the next action).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.csv")
+    >>> _ = open(p, "w").write("id,rle_mask\\na,1 2\\nb,\\n")
+    >>> read_rle_csv(p, "id", "rle_mask")
+    {'a': '1 2', 'b': ''}
+    """
+    import csv
+    from pathlib import Path
+
+    p = Path(path)
+    out: dict = {}
+    try:
+        f = open(p, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        from ..errors import NotFoundError
+        raise NotFoundError("expected a run-length CSV file, found nothing", path=p) from None
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise BadInputError(f"expected a header '{id_column},{rle_column}', found an empty file", path=p)
+        header = [h.strip() for h in header]
+        if id_column not in header or rle_column not in header:
+            raise BadInputError(f"expected columns {id_column!r} and {rle_column!r}, found {header}", path=p)
+        ki, kr = header.index(id_column), header.index(rle_column)
+        for n, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) <= max(ki, kr):
+                if len(row) == kr and kr > ki:  # trailing empty rle column
+                    row = row + [""]
+                else:
+                    raise BadInputError(f"expected {len(header)} columns on row {n}, found {len(row)}", path=p)
+            key = row[ki].strip()
+            if key in out:
+                raise BadInputError(f"expected one row per {id_column}, found {key!r} again on row {n}", path=p)
+            out[key] = row[kr].strip()
+    return out
+
+
+def write_rle_csv(path, rows: dict, id_column: str, rle_column: str) -> None:
+    """Write ``{id: rle}`` as a Kaggle CSV (atomically), in the given order."""
+    import csv
+    import io
+
+    from .atomic import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([id_column, rle_column])
+    for k, v in rows.items():
+        w.writerow([k, v])
+    atomic_write_text(path, buf.getvalue())

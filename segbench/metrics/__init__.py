@@ -9,11 +9,19 @@ from ..registry import resolve
 
 METRICS: dict[str, str] = {
     "miou": "segbench.metrics.semantic:MeanIoU",
+    "coco_ap": "segbench.metrics.instance:COCOAP",
+    "cityscapes_ap": "segbench.metrics.cityscapes_instance:CityscapesInstanceAP",
+    "davis_jf": "segbench.metrics.video:DavisJF",
+    "ytvis_ap": "segbench.metrics.video:YTVISAP",
     "pq": "segbench.metrics.panoptic:PanopticQuality",
     "pq_modified": "segbench.metrics.panoptic:ModifiedPanopticQuality",
     "tgs_map": "segbench.metrics.competition:TGSMeanAP",
     "clouds_dice": "segbench.metrics.competition:CloudsDice",
     "idrid_aupr": "segbench.metrics.competition:IDRiDAUPR",
+    "bsds_boundary": "segbench.metrics.boundary:BSDSBoundary",
+    "bsds_regions": "segbench.metrics.boundary:BSDSRegions",
+    "boundary_iou": "segbench.metrics.boundary:BoundaryIoU",
+    "bf": "segbench.metrics.boundary:BoundaryF",
 }
 
 

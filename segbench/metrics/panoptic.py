@@ -77,7 +77,9 @@ class _PQBase(Metric):
         self._per_sample: dict = {}
 
     # ---- protocol
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs) -> dict:  # pragma: no cover
+    _adds_iou_itself: ClassVar[bool] = False
+
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path) -> dict:  # pragma: no cover
         raise NotImplementedError
 
     def update(self, prediction, sample) -> None:
@@ -95,9 +97,8 @@ class _PQBase(Metric):
                                 f"to have the ground truth's size {gt.shape}, found {pr.shape}",
                                 path=prediction.png_path)
         image = sample.meta.get("image_id", sample.sample_id)
-        pairs = F.pair_counts(gt, pr)
-        st = self._image_stats(gt, t.segments, pr, prediction.segments, image, prediction.png_path, pairs)
-        for k in ("tp", "fp", "fn", "iou"):
+        st = self._image_stats(gt, t.segments, pr, prediction.segments, image, prediction.png_path)
+        for k in ("tp", "fp", "fn") if self._adds_iou_itself else ("tp", "fp", "fn", "iou"):
             self._state[k] += st[k]
         if self.options.get("per_sample", True):
             self._per_sample[str(sample.sample_id)] = _quick_means(st)
@@ -156,9 +157,12 @@ class PanopticQuality(_PQBase):
     version: ClassVar[str] = "1"
     summary_keys: ClassVar[tuple] = ("PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st")
 
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs):
+    _adds_iou_itself: ClassVar[bool] = True  # matched IoUs go into the state one by one, as panopticapi sums
+
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path):
         return F.pq_image_stats(gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names),
-                                image=image, path=path, gt_area=self.options.get("gt_area", "json"), pairs=pairs)
+                                image=image, path=path, gt_area=self.options.get("gt_area", "json"),
+                                iou_out=self._state["iou"])
 
 
 class ModifiedPanopticQuality(_PQBase):
@@ -177,7 +181,7 @@ class ModifiedPanopticQuality(_PQBase):
     crowd_as_void : bool, default True
         torchmetrics has no crowd notion; crowd ground truth is treated as void.
     iou_float32 : bool, default True
-        Reproduce torchmetrics' float32 IoUs (``False``: float64).
+        Reproduce torchmetrics' float32 arithmetic (IoUs and RQ; ``False``: float64 throughout).
 
     Values: ``PQ_mod SQ_mod RQ_mod PQ_mod_th SQ_mod_th RQ_mod_th PQ_mod_st SQ_mod_st RQ_mod_st``.
     """
@@ -187,7 +191,8 @@ class ModifiedPanopticQuality(_PQBase):
     summary_keys: ClassVar[tuple] = ("PQ_mod", "SQ_mod", "RQ_mod", "PQ_mod_th", "SQ_mod_th", "RQ_mod_th",
                                      "PQ_mod_st", "SQ_mod_st", "RQ_mod_st")
 
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, pairs):
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path):
+        pairs = F.pair_counts(gt_ids, pr_ids)
         return F.pq_modified_image_stats(
             gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names), self._stuff,
             modified_stuff=self.options.get("modified_stuff", True),
@@ -195,7 +200,8 @@ class ModifiedPanopticQuality(_PQBase):
             iou_float32=self.options.get("iou_float32", True), image=image, path=path, pairs=pairs)
 
     def _summary(self, st):
-        return F.pq_modified_summary(st["tp"], st["fp"], st["fn"], st["iou"], self._is_thing, self._names)
+        return F.pq_modified_summary(st["tp"], st["fp"], st["fn"], st["iou"], self._is_thing, self._names,
+                                     float32=self.options.get("iou_float32", True))
 
     def _rename(self, values: dict) -> dict:
         out = {}

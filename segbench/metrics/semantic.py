@@ -15,8 +15,8 @@ import numpy as np
 from ..errors import BadInputError
 from ..types import LabelSpace, SemanticPrediction, SoftPrediction
 from .base import Metric, MetricResult
-from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_matrix, instance_iou,
-                                  instance_records, scores_from_confusion)
+from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_and_instances, confusion_matrix,
+                                  instance_iou, scores_from_confusion)
 
 __all__ = ["MeanIoU"]
 
@@ -53,6 +53,10 @@ class MeanIoU(Metric):
         ``args.avgClassSize`` of cityscapesScripts).
     threshold : float, default 0.5
         Binarisation threshold when a :class:`~segbench.types.SoftPrediction` arrives (2 classes).
+    void_categories : dict of str to str, optional
+        Prediction codes (outside ``0..C-1``) that are void but belong to a category, ``{"254":
+        "vehicle"}``: scored as void everywhere except in the category iIoU, where they count as a
+        category hit (cityscapesScripts' behaviour for ``caravan`` / ``trailer`` predictions).
 
     Examples
     --------
@@ -103,6 +107,9 @@ class MeanIoU(Metric):
         avg = options.get("instance_avg_size") or {}
         self._avg = np.array([float(avg[n]) if n in avg else np.nan for n in ls.names], np.float64)
         self._use_inst = bool(avg)
+        vc = options.get("void_categories") or {}
+        self._void_values = sorted(int(k) for k in vc)
+        self._void_cat = {int(k): cats.index(v) for k, v in vc.items() if v in cats}
         if self._use_inst:
             self._lut = ls.id_to_train_lut(65536).astype(np.int64)
         self._reset()
@@ -111,6 +118,7 @@ class MeanIoU(Metric):
         C = self.num_classes
         self.confusion = np.zeros((C, C), np.int64)
         self.void = np.zeros(C, np.int64)
+        self.void_codes = np.zeros((C, len(self._void_values)), np.int64)
         self.instances = np.zeros((0, 4), np.int64)
         self.instance_images = 0
         self.num_samples = 0
@@ -128,17 +136,27 @@ class MeanIoU(Metric):
         if pm.shape != gt.shape:
             raise BadInputError(f"sample {sample.sample_id}: expected a prediction of shape {gt.shape} "
                                 f"(the GT's), found {pm.shape}; pass --resize nearest to resize it")
+        inst = getattr(target, "instance_ids", None) if self._use_inst else None
+        rec = None
         try:
-            cm, void = confusion_matrix(gt, pm, self.num_classes, self.ignore_index, return_void=True)
+            if inst is not None:
+                if inst.shape != gt.shape:
+                    raise ValueError(f"instance ids of shape {inst.shape} for a GT of shape {gt.shape}")
+                cm, vcols, rec = confusion_and_instances(
+                    gt, pm, inst, self.num_classes, self.ignore_index, self._lut, self._class_cat,
+                    self._void_values, self._void_cat, INSTANCE_MIN_ID)
+            else:
+                cm, vcols = confusion_matrix(gt, pm, self.num_classes, self.ignore_index, return_void=True,
+                                             void_values=self._void_values, split_void=True)
         except ValueError as e:
             raise BadInputError(f"sample {sample.sample_id}: {e}; expected train ids "
                                 f"0..{self.num_classes - 1} or {self.ignore_index} (void)") from None
         self.confusion += cm
-        self.void += void
+        self.void += vcols.sum(1)
+        if self._void_values:
+            self.void_codes += vcols[:, 1:]
         self.num_samples += 1
-        inst = getattr(target, "instance_ids", None)
-        if self._use_inst and inst is not None:
-            rec = instance_records(pm, inst, self._lut, self._class_cat, self.ignore_index, INSTANCE_MIN_ID)
+        if rec is not None:
             if rec.size:
                 self.instances = np.concatenate([self.instances, rec])
             self.instance_images += 1
@@ -150,13 +168,14 @@ class MeanIoU(Metric):
             raise ValueError("cannot merge MeanIoU states with different numbers of classes")
         self.confusion = self.confusion + other.confusion
         self.void = self.void + other.void
+        self.void_codes = self.void_codes + other.void_codes
         self.instances = np.concatenate([self.instances, other.instances])
         self.instance_images += other.instance_images
         self.num_samples += other.num_samples
         return self
 
     def state_dict(self) -> dict:
-        return {"confusion": self.confusion.copy(), "void": self.void.copy(),
+        return {"confusion": self.confusion.copy(), "void": self.void.copy(), "void_codes": self.void_codes.copy(),
                 "instances": self.instances.copy(), "instance_images": int(self.instance_images),
                 "num_samples": int(self.num_samples)}
 
@@ -164,6 +183,8 @@ class MeanIoU(Metric):
         C = self.num_classes
         self.confusion = np.asarray(state["confusion"], np.int64).reshape(C, C)
         self.void = np.asarray(state.get("void", np.zeros(C)), np.int64).reshape(C)
+        V = len(self._void_values)
+        self.void_codes = np.asarray(state.get("void_codes", np.zeros((C, V))), np.int64).reshape(C, V)
         self.instances = np.asarray(state.get("instances", np.zeros((0, 4))), np.int64).reshape(-1, 4)
         self.instance_images = int(state.get("instance_images", 0))
         self.num_samples = int(state.get("num_samples", 0))
@@ -183,8 +204,13 @@ class MeanIoU(Metric):
             values["mIoU_category"] = _nanmean(cat_iou)
             artifacts["categories"] = {c: {"IoU": float(cat_iou[k])} for k, c in enumerate(self._cat_names)}
         if self._use_inst and self.instance_images:
+            cvfp = np.zeros(ncat, np.int64)
+            for j, code in enumerate(self._void_values):
+                k = self._void_cat.get(code)
+                if k is not None:
+                    cvfp[k] += int(self.void_codes[self._class_cat != k, j].sum())
             ii = instance_iou(self.instances, self.confusion, self.void, self._avg, self._class_cat, ncat,
-                              self._inst_cats)
+                              self._inst_cats, cvfp)
             values["iIoU"] = _nanmean(ii["iIoU"])
             for i, n in enumerate(names):
                 per_class[n]["iIoU"] = float(ii["iIoU"][i])

@@ -27,7 +27,7 @@ from ..errors import BadInputError, UsageError
 from .base import Metric, MetricResult
 from .functional import video as F
 
-__all__ = ["DavisJF", "normalize_task"]
+__all__ = ["DavisJF", "YTVISAP", "normalize_task"]
 
 _TASK_ALIASES = {"semi-supervised": "semi-supervised", "semisupervised": "semi-supervised", "semi": "semi-supervised",
                  "unsupervised": "unsupervised", "unsup": "unsupervised"}
@@ -123,10 +123,9 @@ class DavisJF(Metric):
         pframes, pmasks = _frames_of(prediction, "the prediction", sid)
         pidx = {f: i for i, f in enumerate(pframes)}
         ordered = [pmasks[pidx[f]] if f in pidx else None for f in gframes]
-        gt = np.stack(gmasks)
         src = getattr(prediction, "paths", None)
         try:
-            res = F.evaluate_sequence(gt, ordered, task=self.vos_task, bound_th=self.bound_th,
+            res = F.evaluate_sequence(gmasks, ordered, task=self.vos_task, bound_th=self.bound_th,
                                       max_proposals=self.max_proposals, use_void=self.use_void,
                                       extra_ids=self.extra_ids, objects=self.objects, name=sid, frame_names=gframes)
         except ValueError as e:
@@ -160,4 +159,134 @@ class DavisJF(Metric):
         if dup:
             raise BadInputError(f"sequence(s) {sorted(dup)[:5]} scored in two shards; sample ids must be unique")
         self.sequences.update(other.sequences)
+        return self
+
+
+def _vid_key(v):
+    """Sort key of video ids: numbers numerically (as the reference sorts int ids), then strings."""
+    try:
+        return (0, float(v), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(v))
+
+
+class YTVISAP(Metric):
+    """YouTube-VIS video instance segmentation AP (``YTVOSeval`` of the YouTube-VIS cocoapi fork).
+
+    Spatio-temporal mask IoU over whole tracks, COCO matching and accumulation per category (area ranges
+    small < 128², medium < 256², large), maxDets 1 / 10 / 100. Reads the 2019 and 2021 (and OVIS) JSON
+    formats: per-frame RLE, uncompressed RLE or polygons, None for absent frames.
+
+    State: ``videos -> category -> per-area-range (scores, tp, fp, npig)`` after the per-video matching
+    (plain lists), merged by union; :meth:`compute` concatenates videos in sorted id order as the
+    reference does, so shards give identical numbers.
+
+    Parameters
+    ----------
+    label_space : LabelSpace, optional
+        The GT categories (native ids = category ids); without it, the categories seen in the GT.
+
+    Notes
+    -----
+    ``values``: ``AP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (NaN where the reference
+    prints -1); ``per_class``: ``{name: {"AP": ...}}``.
+    """
+
+    name: ClassVar[str] = "ytvis_ap"
+    version: ClassVar[str] = "1"
+    task: ClassVar[str] = "video-instance"
+    summary_keys: ClassVar[tuple] = F.YTVIS_KEYS
+
+    def __init__(self, label_space=None, **options):
+        super().__init__(label_space, **options)
+        self.videos: dict = {}
+        self.seen_cats: list = []
+
+    def _cat_ids(self) -> list:
+        if self.label_space is not None:
+            return sorted(int(c.id) for c in self.label_space.eval_classes)
+        return sorted(set(int(c) for c in self.seen_cats))
+
+    def update(self, prediction, sample) -> None:
+        from pycocotools import mask as mask_utils
+        tgt = sample.target
+        vid = tgt.video_id if tgt.video_id is not None else sample.sample_id
+        key = str(vid)
+        if key in self.videos:
+            raise BadInputError(f"video {vid!r} was scored twice; sample ids must be unique")
+        h, w = int(tgt.height), int(tgt.width)
+        gts = []
+        for g in tgt.annotations:
+            segs = [F.ytvis_rle(s, h, w) for s in g.get("segmentations", [])]
+            areas = g.get("areas")
+            if areas is None:
+                areas = [int(mask_utils.area(s)) if s else None for s in segs]
+            gts.append({"id": g["id"], "category_id": int(g["category_id"]), "segmentations": segs,
+                        "avg_area": F.ytvis_avg_area(areas), "iscrowd": int(bool(g.get("iscrowd", 0)))})
+        dets_in = list(getattr(prediction, "detections", None) or [])
+        ids = getattr(prediction, "ids", None) or list(range(1, len(dets_in) + 1))
+        dets = []
+        for d, did in zip(dets_in, ids):
+            segs = []
+            for t, s in enumerate(d.get("segmentations", [])):
+                if s:
+                    if isinstance(s, dict) and "size" in s and list(s["size"]) != [h, w]:
+                        raise BadInputError(f"video {vid!r}: result {did} frame {t} has an RLE of size {s['size']} "
+                                            f"but the video is {h}x{w} (height x width)")
+                    s = F.ytvis_rle(s, h, w)
+                segs.append(s if s else None)
+            areas = [int(mask_utils.area(s)) if s else None for s in segs]
+            dets.append({"id": int(did), "category_id": int(d["category_id"]), "score": float(d["score"]),
+                         "segmentations": segs, "avg_area": F.ytvis_avg_area(areas)})
+        cats = set(self._cat_ids()) if self.label_space is not None else None
+        if cats is None:
+            for g in gts:
+                if g["category_id"] not in self.seen_cats:
+                    self.seen_cats.append(g["category_id"])
+        rec = {}
+        cat_list = sorted(cats) if cats is not None else sorted({g["category_id"] for g in gts} |
+                                                               {d["category_id"] for d in dets})
+        for c in cat_list:
+            gc = [g for g in gts if g["category_id"] == c]
+            dc = [d for d in dets if d["category_id"] == c]
+            if not gc and not dc:
+                continue
+            per_area = F.ytvis_evaluate_video(gc, dc, int(tgt.length))
+            rec[str(c)] = [{"scores": r["scores"], "tp": r["tp"].astype(np.uint8).tolist(),
+                            "fp": r["fp"].astype(np.uint8).tolist(), "npig": r["npig"]} for r in per_area]
+        self.videos[key] = {"video_id": vid, "cats": rec}
+
+    def compute(self) -> MetricResult:
+        cat_ids = self._cat_ids()
+        vids = sorted(self.videos.values(), key=lambda v: _vid_key(v["video_id"]))
+        per_cat = [[v["cats"].get(str(c)) for v in vids] for c in cat_ids]
+        acc = F.ytvis_accumulate(per_cat)
+        values = F.ytvis_summarize(acc["precision"], acc["recall"])
+        names = {}
+        if self.label_space is not None:
+            names = {int(c.id): c.name for c in self.label_space.eval_classes}
+        per_class = {}
+        for k, c in enumerate(cat_ids):
+            s = acc["precision"][:, :, k, 0, -1]
+            per_class[names.get(c, str(c))] = {"AP": float(np.mean(s[s > -1])) if (s > -1).any() else float("nan")}
+        return MetricResult(values=values, per_class=per_class, per_sample=None,
+                            artifacts={"num_videos": len(self.videos), "category_ids": cat_ids})
+
+    def state_dict(self) -> dict:
+        return {"videos": dict(self.videos), "seen_cats": list(self.seen_cats)}
+
+    def _load_state(self, state: dict) -> None:
+        self.videos = dict(state.get("videos", {}))
+        self.seen_cats = list(state.get("seen_cats", []))
+
+    def merge(self, other: "Metric") -> "Metric":
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        dup = set(self.videos) & set(other.videos)
+        if dup:
+            raise BadInputError(f"video(s) {sorted(dup)[:5]} scored in two shards; sample ids must be unique")
+        self.videos.update(other.videos)
+        for c in other.seen_cats:
+            if c not in self.seen_cats:
+                self.seen_cats.append(c)
         return self

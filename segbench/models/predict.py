@@ -44,15 +44,8 @@ PREDICT_MANIFEST = "segbench-predict.json"
 
 
 def _save_png(path: Path, arr: np.ndarray) -> None:
-    from PIL import Image
-
-    from ..io.atomic import atomic_open
-    if arr.dtype == np.uint16:
-        im = Image.fromarray(arr)
-    else:
-        im = Image.fromarray(arr.astype(np.uint8), mode="L")
-    with atomic_open(path, "wb") as f:
-        im.save(f, format="PNG")
+    from ..io.labels import write_label
+    write_label(path, arr)
 
 
 def write_prediction(dataset, sample, prediction, out_dir) -> Path:
@@ -185,8 +178,29 @@ def parse_scales(text: str | None):
     return vals
 
 
+def _predict_progress(label: str):
+    """A rich progress bar with images/s (only on a terminal); ``(None, None)`` otherwise."""
+    import sys
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    prog = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[ips]} images/s"), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
+    state = {"id": None, "t0": time.perf_counter()}
+
+    def cb(done, total):
+        if state["id"] is None:
+            state["id"] = prog.add_task(label, total=total, ips="-")
+        dt = time.perf_counter() - state["t0"]
+        prog.update(state["id"], completed=done, ips=f"{done / dt:.2f}" if dt > 0 else "-")
+
+    return prog, cb
+
+
 def cmd_predict(args) -> int:
-    from ..cli import _console, _progress_bar
+    from ..cli import _console
     from ..datasets import get_dataset_class
     from . import get_model
 
@@ -195,7 +209,7 @@ def cmd_predict(args) -> int:
     model = get_model(args.model, device=args.device, batch_size=args.batch_size, slide=parse_slide(args.slide),
                       scales=parse_scales(args.scales), flip=args.flip)
     model.load(args.weights)
-    prog, cb = _progress_bar(f"predict {model.name}")
+    prog, cb = _predict_progress(f"predict {model.name}")
     if prog:
         prog.start()
     try:

@@ -75,8 +75,8 @@ class TorchWrapper(ModelWrapper):
         return None
 
     def load(self, weights_path=None) -> "TorchWrapper":
+        torch = self.torch  # the install hint comes before any file check
         super().load(weights_path)
-        torch = self.torch
         with torch.no_grad():
             module = self.build(weights_path)
         self.module = module.to(self.torch_device()).eval()

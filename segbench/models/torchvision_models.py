@@ -205,10 +205,11 @@ class MaskRCNN(TorchWrapper):
                  "weights": "torchvision.models.detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1 (download.pytorch.org/models)"}
 
     def __init__(self, mask_threshold: float = 0.5, box_score_thresh: float = 0.05, detections_per_img: int = 100,
-                 **kw: Any):
+                 min_size: int = 800, max_size: int = 1333, **kw: Any):
         super().__init__(**kw)
         self.options.update({"mask_threshold": float(mask_threshold), "box_score_thresh": float(box_score_thresh),
-                             "detections_per_img": int(detections_per_img)})
+                             "detections_per_img": int(detections_per_img), "min_size": int(min_size),
+                             "max_size": int(max_size)})
         self._num_classes = None
 
     def build(self, weights_path):
@@ -221,7 +222,8 @@ class MaskRCNN(TorchWrapper):
         k = int(sd[key].shape[0])
         model = getattr(det, self.builder)(weights=None, weights_backbone=None, num_classes=k,
                                            box_score_thresh=self.options["box_score_thresh"],
-                                           box_detections_per_img=self.options["detections_per_img"])
+                                           box_detections_per_img=self.options["detections_per_img"],
+                                           min_size=self.options["min_size"], max_size=self.options["max_size"])
         self._num_classes = k
         # torchvision uses FrozenBatchNorm2d with pretrained weights and BatchNorm2d without; in eval
         # mode both compute (x - mean) / sqrt(var + eps) * w + b, so the BN buffers may be absent.

@@ -61,10 +61,10 @@ def cmd_compare(args) -> int:
     base, new = load_record(args.base), load_record(args.new)
     res = compare_records(base, new, gates, base_label=Path(args.base).name, new_label=Path(args.new).name)
     if args.md:
-        sys.stdout.write(compare_markdown(res))
+        sys.stdout.write(compare_markdown(res, per_class=args.per_class))
         sys.stdout.flush()
     else:
-        print_compare(res, _console())
+        print_compare(res, _console(), per_class=args.per_class)
     if res.failed:
         fails = "; ".join(f"{r.key} {r.delta:+.2f}{(' ' + r.unit) if r.unit else ''} (max drop {r.gate:g})"
                           for r in res.failures())
@@ -79,4 +79,5 @@ def _add_compare(sub) -> None:
     p.add_argument("--max-drop", action="append", metavar="METRIC=PP",
                    help="fail (exit 1) when METRIC drops by more than PP percentage points (own units for counts)")
     p.add_argument("--md", action="store_true", help="print Markdown (for CI step summaries)")
+    p.add_argument("--per-class", action="store_true", help="also show per-class deltas (largest drop first)")
     p.set_defaults(func=cmd_compare)

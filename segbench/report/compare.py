@@ -34,7 +34,8 @@ from ..errors import UsageError
 from .leaderboard import lower_is_better
 from .tables import format_value, is_fraction_key
 
-__all__ = ["CompareRow", "CompareResult", "compare_records", "compare_markdown", "print_compare"]
+__all__ = ["CompareRow", "CompareResult", "compare_records", "compare_markdown", "print_compare",
+           "per_class_deltas"]
 
 _EPS = 1e-9
 
@@ -66,6 +67,7 @@ class CompareResult:
     warnings: list = field(default_factory=list)
     base_label: str = "base"
     new_label: str = "new"
+    per_class: list = field(default_factory=list)  # CompareRow with key "class:IoU", metric = class name
 
     @property
     def failed(self) -> bool:
@@ -120,7 +122,34 @@ def compare_records(base, new, max_drop: dict | None = None, base_label: str = "
     if unknown:
         raise UsageError(f"--max-drop: metric {unknown[0]!r} is not in both records "
                          f"(have: {', '.join(sorted(have)) or 'none'})")
-    return CompareResult(rows=rows, warnings=warnings, base_label=base_label, new_label=new_label)
+    return CompareResult(rows=rows, warnings=warnings, base_label=base_label, new_label=new_label,
+                         per_class=per_class_deltas(base, new))
+
+
+def per_class_deltas(base, new, key: str | None = None) -> list:
+    """Per-class deltas of ``key`` (default ``IoU``, else the first per-class key) for every metric
+    both records have per-class results for; rows sorted from the largest drop."""
+    out = []
+    base_names = {k.split("@")[0]: k for k in base.metrics}
+    for nkey, nres in new.metrics.items():
+        bkey = base_names.get(nkey.split("@")[0])
+        if bkey is None:
+            continue
+        bpc, npc = base.metrics[bkey].get("per_class") or {}, nres.get("per_class") or {}
+        keys = [k for row in npc.values() for k in (row or {})]
+        k = key or ("IoU" if "IoU" in keys else (keys[0] if keys else None))
+        if k is None:
+            continue
+        rows = []
+        for cname, nrow in npc.items():
+            if cname not in bpc or k not in (nrow or {}) or k not in (bpc[cname] or {}):
+                continue
+            bv, nv = _f(bpc[cname][k]), _f(nrow[k])
+            scale = 100.0 if is_fraction_key(k) else 1.0
+            rows.append(CompareRow(metric=f"{nkey}:{cname}", key=k, base=bv, new=nv, delta=(nv - bv) * scale))
+        rows.sort(key=lambda r: (math.isnan(r.delta), r.delta if not lower_is_better(r.key) else -r.delta))
+        out += rows
+    return out
 
 
 def _delta_str(r: CompareRow) -> str:
@@ -135,8 +164,9 @@ def _status(r: CompareRow) -> str:
     return f"FAIL (max drop {r.gate:g})" if r.failed else f"ok (max drop {r.gate:g})"
 
 
-def compare_markdown(res: CompareResult) -> str:
-    """The delta table as GitHub Markdown (for CI step summaries)."""
+def compare_markdown(res: CompareResult, per_class: bool = False) -> str:
+    """The delta table as GitHub Markdown (for CI step summaries); ``per_class`` adds a collapsed
+    per-class table."""
     head = "FAILED" if res.failed else "passed"
     lines = [f"### segbench compare: {head}", "",
              f"| metric | key | {res.base_label} | {res.new_label} | delta | gate |", "|---|---|---:|---:|---:|---|"]
@@ -146,6 +176,13 @@ def compare_markdown(res: CompareResult) -> str:
             gate = f"**{gate}**"
         lines.append(f"| {r.metric} | {r.key} | {format_value(r.key, r.base)} | {format_value(r.key, r.new)} | "
                      f"{_delta_str(r)} | {gate} |")
+    if per_class and res.per_class:
+        lines += ["", "<details><summary>per class</summary>", "",
+                  f"| metric:class | key | {res.base_label} | {res.new_label} | delta |", "|---|---|---:|---:|---:|"]
+        for r in res.per_class:
+            lines.append(f"| {r.metric} | {r.key} | {format_value(r.key, r.base)} | {format_value(r.key, r.new)} | "
+                         f"{_delta_str(r)} |")
+        lines += ["", "</details>"]
     lines.append("")
     lines.append("Values of fraction metrics in %, deltas in percentage points (pp).")
     for w in res.warnings:
@@ -153,7 +190,7 @@ def compare_markdown(res: CompareResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_compare(res: CompareResult, console=None) -> None:
+def print_compare(res: CompareResult, console=None, per_class: bool = False) -> None:
     """The delta table with rich (green = better, red = worse)."""
     from rich.console import Console
     from rich.table import Table
@@ -170,6 +207,14 @@ def print_compare(res: CompareResult, console=None) -> None:
                   f"[{style}]{d}[/{style}]" if style else d,
                   f"[bold red]{_status(r)}[/bold red]" if r.failed else _status(r))
     console.print(t)
+    if per_class and res.per_class:
+        pt = Table(title=None)
+        for c, j in (("metric:class", "left"), ("key", "left"), (res.base_label, "right"), (res.new_label, "right"),
+                     ("delta", "right")):
+            pt.add_column(c, justify=j)
+        for r in res.per_class:
+            pt.add_row(r.metric, r.key, format_value(r.key, r.base), format_value(r.key, r.new), _delta_str(r))
+        console.print(pt)
     console.print("values of fraction metrics in %, deltas in percentage points (pp)", style="dim")
     for w in res.warnings:
         console.print(f"warning: {w}", style="yellow")

@@ -1,14 +1,14 @@
 """Leaderboards: a pure function of RunRecords (plus the paper-reported rows), with pandas.
 
-One leaderboard per ``(dataset name, task)``. For each model (and split) the *best* run by the task's
-primary metric is kept (ties: the newest run). Paper-reported rows from ``leaderboards/reported.csv``
+One leaderboard per ``(dataset name, task)``, its rows grouped by split and ranked within each split.
+For each model and split the *best* run by the task's primary metric is kept (ties: the newest run). Paper-reported rows from ``leaderboards/reported.csv``
 (with their sources) are appended beside the measured ones and marked ``source = "reported"``; they
 are never mixed into the ranking of measured runs.
 
 Values stay fractions in 0..1 in the frames (reported percentages are divided by 100); renderers
 format them.
 
-Columns of a leaderboard frame: ``rank`` (measured rows only), ``model``, ``source`` (``segbench``
+Columns of a leaderboard frame: ``rank`` (within the split; measured rows only), ``model``, ``source`` (``segbench``
 or ``reported``), ``split``, the summary keys of the metrics (``mIoU``, ``mAcc``...), ``metrics``
 (``name@version`` list), ``dataset`` (``name@version``), ``runs`` (how many runs of that model),
 ``run_id``, ``created``, ``variant``, ``reference`` (the paper/source of reported rows) and ``notes``.
@@ -140,13 +140,13 @@ def leaderboard(records: Sequence, dataset: str, task: str, reported=None, best_
         asc = lower_is_better(key) if key else False
         score = df[key] if key in df else pd.Series(float("nan"), index=df.index)
         df = df.assign(_score=score.fillna(float("inf") if asc else -float("inf")))
-        df = df.sort_values(["_score", "created"], ascending=[asc, False], kind="mergesort")
+        df = df.sort_values(["split", "_score", "created"], ascending=[True, asc, False], kind="mergesort")
         counts = df.groupby(["model", "split"]).size().to_dict()
         if best_per_model:
             df = df.drop_duplicates(subset=["model", "split"], keep="first")
         df = df.assign(runs=[counts[(m, s)] for m, s in zip(df["model"], df["split"])])
         df = df.drop(columns=["_score"]).reset_index(drop=True)
-        df.insert(0, "rank", range(1, len(df) + 1))
+        df.insert(0, "rank", df.groupby("split").cumcount() + 1)  # ranked within each split
         out_rows.append(df)
     rep = _reported_for(reported, dataset, task) if reported is not None else None
     if rep is not None and len(rep):

@@ -162,10 +162,7 @@ def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
         cells = []
         for c in cols:
             v = r.get(c)
-            try:
-                na = v is None or bool(v != v) or str(v) == "<NA>"
-            except (TypeError, ValueError):
-                na = False
+            na = _isnan(v) or str(v) == "<NA>"
             if c in shown_vals:
                 cells.append("" if na else format_value(c, v))
             else:

@@ -469,10 +469,26 @@ def _sort_key_images(image_ids: list) -> np.ndarray:
     return inv.reshape(-1)
 
 
+def _first_count_reaching(npig: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
+    """Smallest integer ``c`` with ``c / n >= thr`` in float64 (exactly as ``rc = tp / npig``).
+
+    npig : (P,) positive ints; rec_thrs : (R,). Returns (P, R) int64.
+    """
+    n = npig.astype(np.float64)[:, None]
+    c = np.ceil(rec_thrs[None, :] * n).astype(np.int64)
+    for _ in range(3):  # fix the rare off-by-one of the float product
+        c = c - (((c - 1) / n >= rec_thrs[None, :]) & (c > 0))
+        c = c + ((c / n) < rec_thrs[None, :])
+    return c
+
+
 def accumulate(rec: Records, cat_ids: Sequence, params: COCOParams) -> dict:
     """Stage 3: precision ``(T, R, K, A, M)`` and recall ``(T, K, A, M)`` as ``COCOeval.accumulate``.
 
-    Entries are -1 for categories without (non-ignored) ground truth in an area range.
+    Entries are -1 for categories without (non-ignored) ground truth in an area range. All
+    categories are processed together: detections sorted by (category, -score, image order, rank),
+    segmented cumulative sums, the precision envelope per category segment, and one ``searchsorted``
+    over integer keys that keep segments and rows apart (exact).
 
     Returns
     -------
@@ -482,81 +498,101 @@ def accumulate(rec: Records, cat_ids: Sequence, params: COCOParams) -> dict:
     cat_ids = np.asarray(sorted(cat_ids), dtype=np.int64)
     T, R = len(params.iou_thrs), len(params.rec_thrs)
     K, A, M = len(cat_ids), len(params.area_rng), len(params.max_dets)
-    precision = -np.ones((T, R, K, A, M))
-    recall = -np.ones((T, K, A, M))
-    scores = -np.ones((T, R, K, A, M))
+    precision = np.full((T, R, K, A, M), -1.0)
+    recall = np.full((T, K, A, M), -1.0)
+    scores = np.full((T, R, K, A, M), -1.0)
     npig = np.zeros((K, A), np.int64)
+    out = {"precision": precision, "recall": recall, "scores": scores, "npig": npig, "cat_ids": cat_ids}
     if K == 0:
-        return {"precision": precision, "recall": recall, "scores": scores, "npig": npig, "cat_ids": cat_ids}
+        return out
     rec_thrs = np.asarray(params.rec_thrs, dtype=np.float64)
-    # GT counts per category
     if rec.gt_cat.size:
         gk = np.searchsorted(cat_ids, rec.gt_cat)
         ok = (gk < K) & (cat_ids[np.minimum(gk, K - 1)] == rec.gt_cat)
         np.add.at(npig, gk[ok], rec.gt_npig[ok])
-    # detections: (k, -score, image order, rank)
-    dk = np.searchsorted(cat_ids, rec.det_cat)
-    ok = (dk < K) & (cat_ids[np.minimum(dk, K - 1)] == rec.det_cat) if rec.det_cat.size else np.zeros(0, bool)
-    imgpos = _sort_key_images(rec.image_ids)[rec.det_img] if rec.det_img.size else np.zeros(0, np.int64)
-    sel = np.flatnonzero(ok)
-    order = sel[np.lexsort((rec.det_rank[sel], imgpos[sel], -rec.det_score[sel], dk[sel]))]
-    dk_s = dk[order]
-    rank_s = rec.det_rank[order]
-    score_s = rec.det_score[order]
-    code_s = np.ascontiguousarray(rec.det_code[order].reshape(len(order), A * T).T)   # (A*T, N) a-major
-    bounds = np.searchsorted(dk_s, np.arange(K + 1), side="left")
-    tpl = (code_s == 1)
-    fpl = (code_s == 0)
-    for k in range(K):
-        if not (npig[k] > 0).any():
-            continue
-        s, e = bounds[k], bounds[k + 1]
-        valid_a = np.flatnonzero(npig[k] > 0)
-        # first integer TP count reaching each recall threshold (exactly as rc = tp / npig)
-        kth = np.zeros((A, R), np.int64)
-        for a in valid_a:
-            n_a = int(npig[k, a])
-            kth[a] = np.searchsorted(np.arange(n_a + 1) / n_a, rec_thrs, side="left")
-        for mi, md in enumerate(params.max_dets):
-            if e > s:
-                r = rank_s[s:e]
-                cols = np.flatnonzero(r < md) + s if int(r.max()) >= md else slice(s, e)
-                tp = tpl[:, cols]
-                fp = fpl[:, cols]
-                sc = score_s[cols]
-            else:
-                tp = np.zeros((A * T, 0), bool)
-                fp = tp
-                sc = np.zeros(0)
-            nd = tp.shape[1]
-            tpc = np.cumsum(tp, axis=1, dtype=np.int64)
-            tp_sum = tpc.astype(np.float64)
-            fp_sum = np.cumsum(fp, axis=1).astype(np.float64)
-            pr = tp_sum / (fp_sum + tp_sum + _EPS)
-            pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1] if nd else pr
-            # searchsorted per row with integer offsets (exact)
-            rows = A * T
-            target = np.repeat(kth, T, axis=0)                          # (A*T, R)
-            target = np.minimum(target, nd + 1) + (np.arange(rows) * (nd + 1))[:, None]
-            flat = (tpc + (np.arange(rows) * (nd + 1))[:, None]).ravel()
-            pos = np.searchsorted(flat, target.ravel(), side="left").reshape(rows, R) - (np.arange(rows) * nd)[:, None]
-            inside = pos < nd
-            posc = np.where(inside, pos, 0)
-            if nd:
-                q = np.where(inside, np.take_along_axis(pr, posc, axis=1), 0.0)
-                ss = np.where(inside, sc[posc], 0.0)
-                last = tp_sum[:, -1]
-            else:
-                q = np.zeros((rows, R))
-                ss = np.zeros((rows, R))
-                last = np.zeros(rows)
-            q = q.reshape(A, T, R)
-            ss = ss.reshape(A, T, R)
-            for a in valid_a:
-                precision[:, :, k, a, mi] = q[a]
-                scores[:, :, k, a, mi] = ss[a]
-                recall[:, k, a, mi] = last[a * T:(a + 1) * T] / npig[k, a] if nd else 0.0
-    return {"precision": precision, "recall": recall, "scores": scores, "npig": npig, "cat_ids": cat_ids}
+    valid = npig > 0                                                     # (K, A)
+    if not valid.any():
+        return out
+    # thresholds on the integer TP count, per (k, a)
+    kth = np.zeros((K, A, R), np.int64)
+    kv, av = np.nonzero(valid)
+    kth[kv, av] = _first_count_reaching(npig[kv, av], rec_thrs)
+    # detections of evaluated categories, sorted by (k, -score, image order, rank)
+    if rec.det_cat.size:
+        dk = np.searchsorted(cat_ids, rec.det_cat)
+        ok = (dk < K) & (cat_ids[np.minimum(dk, K - 1)] == rec.det_cat)
+        ok &= valid[np.minimum(dk, K - 1)].any(axis=1)
+        imgpos = _sort_key_images(rec.image_ids)[rec.det_img]
+        sel = np.flatnonzero(ok)
+        order = sel[np.lexsort((rec.det_rank[sel], imgpos[sel], -rec.det_score[sel], dk[sel]))]
+    else:
+        dk = np.zeros(0, np.int64)
+        order = np.zeros(0, np.int64)
+    dk_all = dk[order]
+    rank_all = rec.det_rank[order]
+    score_all = rec.det_score[order]
+    code_all = rec.det_code[order].reshape(len(order), A * T)           # (N, A*T)
+    rows = A * T
+    row_a = np.repeat(np.arange(A), T)
+    for mi, md in enumerate(params.max_dets):
+        keep = rank_all < md
+        if keep.all():
+            dks, sc, code = dk_all, score_all, code_all
+        else:
+            dks, sc, code = dk_all[keep], score_all[keep], code_all[keep]
+        N = len(dks)
+        bounds = np.searchsorted(dks, np.arange(K + 1), side="left")
+        nk = np.diff(bounds)                                              # (K,)
+        codeT = np.ascontiguousarray(code.T)                              # (rows, N)
+        tpc = np.empty((rows, N), np.int32)
+        fpc = np.empty((rows, N), np.int32)
+        tpb = codeT == 1
+        fpb = codeT == 0
+        nz = np.flatnonzero(nk)
+        for k in nz:
+            s, e = bounds[k], bounds[k + 1]
+            np.cumsum(tpb[:, s:e], axis=1, out=tpc[:, s:e])
+            np.cumsum(fpb[:, s:e], axis=1, out=fpc[:, s:e])
+        # pr = tp / (fp + tp + eps) in float64; fp + tp is an exact integer sum
+        denom = (fpc + tpc).astype(np.float64)
+        denom += _EPS
+        pr = np.divide(tpc, denom, dtype=np.float64)
+        for k in nz:
+            s, e = bounds[k], bounds[k + 1]
+            if e - s > 1:
+                pr[:, s:e] = np.maximum.accumulate(pr[:, e - 1:s - 1 if s else None:-1], axis=1)[:, ::-1]
+        # first column where the segment's TP count reaches c = the column of its c-th TP (exact,
+        # equal to searchsorted(rc, recThrs, 'left'))
+        if N:
+            ntp = np.where(nk[None, :] > 0, tpc[:, np.maximum(bounds[1:] - 1, 0)], 0)     # (rows, K)
+        else:
+            ntp = np.zeros((rows, K), np.int64)
+        r_i, c_i = np.nonzero(tpb)                                        # sorted by row, then column
+        first = np.concatenate([[0], np.cumsum(ntp.ravel(), dtype=np.int64)])[:-1].reshape(rows, K)
+        c = kth[:, row_a, :].transpose(1, 0, 2)                           # (rows, K, R)
+        hit = (c >= 1) & (c <= ntp[:, :, None])
+        idx = np.where(hit, first[:, :, None] + c - 1, 0)
+        local = np.where(c == 0, 0, nk[None, :, None])
+        if c_i.size:
+            local = np.where(hit, c_i[idx] - bounds[None, :K, None], local)
+        inside = local < nk[None, :, None]
+        col = np.where(inside, bounds[None, :K, None] + local, 0)
+        if N:
+            q = np.where(inside, pr[np.arange(rows)[:, None, None], col], 0.0)     # (rows, K, R)
+            ss = np.where(inside, sc[col], 0.0)
+            last = ntp.astype(np.float64)                                  # (rows, K)
+        else:
+            q = np.zeros((rows, K, R))
+            ss = np.zeros((rows, K, R))
+            last = np.zeros((rows, K))
+        q = q.reshape(A, T, K, R).transpose(1, 3, 2, 0)                   # (T, R, K, A)
+        ss = ss.reshape(A, T, K, R).transpose(1, 3, 2, 0)
+        rc = last.reshape(A, T, K).transpose(1, 2, 0) / np.where(valid, npig, 1)[None]   # (T, K, A)
+        vmask = valid[None, None]
+        precision[..., mi] = np.where(vmask, q, -1.0)
+        scores[..., mi] = np.where(vmask, ss, -1.0)
+        recall[..., mi] = np.where(valid[None], np.where((nk > 0)[None, :, None], rc, 0.0), -1.0)
+    return out
 
 
 def _mean_valid(s) -> float:

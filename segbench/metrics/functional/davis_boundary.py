@@ -184,25 +184,38 @@ def unpack_rows(packed: np.ndarray, width: int) -> np.ndarray:
     return np.unpackbits(packed.view(np.uint8), axis=1, bitorder="little")[:, :width].astype(bool)
 
 
+_U64 = [np.uint64(i) for i in range(65)]
+
+
 def _shift_words(p: np.ndarray, d: int) -> np.ndarray:
     """``out[x] = p[x + d]`` on packed rows (negative ``d`` shifts the other way); outside is 0."""
     h, nw = p.shape
     if d == 0:
         return p.copy()
     q, b = divmod(abs(d), 64)
+    if q == 0 and nw == 1:
+        return (p >> _U64[b]) if d > 0 else (p << _U64[b])
+    if q == 0:
+        if d > 0:
+            out = p >> _U64[b]
+            out[:, :-1] |= p[:, 1:] << _U64[64 - b]
+        else:
+            out = p << _U64[b]
+            out[:, 1:] |= p[:, :-1] >> _U64[64 - b]
+        return out
     out = np.zeros_like(p)
     if q >= nw:
         return out
     if d > 0:
         src = p[:, q:]
-        out[:, :nw - q] = src >> np.uint64(b) if b else src
+        out[:, :nw - q] = src >> _U64[b] if b else src
         if b and nw - q > 1:
-            out[:, :nw - q - 1] |= src[:, 1:] << np.uint64(64 - b)
+            out[:, :nw - q - 1] |= src[:, 1:] << _U64[64 - b]
     else:
         src = p[:, :nw - q]
-        out[:, q:] = src << np.uint64(b) if b else src
+        out[:, q:] = src << _U64[b] if b else src
         if b and nw - q > 1:
-            out[:, q + 1:] |= src[:, :-1] >> np.uint64(64 - b)
+            out[:, q + 1:] |= src[:, :-1] >> _U64[64 - b]
     return out
 
 
@@ -332,8 +345,8 @@ def f_from_counts(fg_match, n_fg, gt_match, n_gt) -> tuple:
     elif n_fg == 0 and n_gt == 0:
         precision, recall = 1, 1
     else:
-        precision = np.sum(fg_match) / float(n_fg)
-        recall = np.sum(gt_match) / float(n_gt)
+        precision = float(fg_match) / float(n_fg)
+        recall = float(gt_match) / float(n_gt)
     if precision + recall == 0:
         f = 0.0
     else:

@@ -50,7 +50,7 @@ import numpy as np
 
 __all__ = [
     "confusion_matrix", "scores_from_confusion", "pair_histogram", "category_scores",
-    "instance_records", "instance_iou", "INSTANCE_MIN_ID",
+    "instance_records", "instance_iou", "confusion_and_instances", "INSTANCE_MIN_ID",
 ]
 
 #: cityscapesScripts only counts pixels whose instance id is ``> 1000`` as instances
@@ -58,6 +58,8 @@ __all__ = [
 INSTANCE_MIN_ID = 1000
 
 _DENSE_MAX_BINS = 1 << 24
+#: Largest dense confusion matrix accepted (2 GiB: about 16,000 classes).
+_MAX_MATRIX_BYTES = 1 << 31
 
 
 def _count(key: np.ndarray, nbins: int) -> np.ndarray:
@@ -109,7 +111,7 @@ def pair_histogram(a: np.ndarray, b: np.ndarray, na: int, nb: int) -> np.ndarray
 
 
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_index: int = 255,
-                     return_void: bool = False):
+                     return_void: bool = False, void_values: Sequence[int] = (), split_void: bool = False):
     """Confusion matrix of one pair (or a batch) of label maps.
 
     ``cm[i, j]`` = number of pixels with GT class ``i`` predicted as class ``j``. GT pixels equal to
@@ -121,10 +123,17 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
     gt, pred : ndarray of int (uint8, uint16, int32, int64...), same shape
         Train ids ``0..C-1`` or ``ignore_index``.
     num_classes : int
-        ``C`` (1 ≤ C ≤ 65535). The matrix is dense: ``C²×8`` bytes.
+        ``C`` (label values may use the whole uint16 range; the matrix is dense, ``C²×8`` bytes, so
+        ``C`` is limited to about 16,000 classes = 2 GiB).
     ignore_index : int, default 255
     return_void : bool, default False
         Also return the void vector.
+    void_values : sequence of int, optional
+        Further prediction values (outside ``0..C-1``) that count as void like ``ignore_index`` (e.g.
+        codes for "ignored label of category K", see :func:`instance_records`).
+    split_void : bool, default False
+        Return the void counts per void value: shape ``(C, 1 + len(void_values))``, column 0 for
+        ``ignore_index`` and then the (sorted, distinct) ``void_values``.
 
     Returns
     -------
@@ -150,12 +159,17 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
     C = int(num_classes)
     if not 1 <= C <= 65535:
         raise ValueError(f"num_classes must be in 1..65535, got {C}")
+    if C * C * 8 > _MAX_MATRIX_BYTES:
+        raise ValueError(f"a dense {C}x{C} int64 confusion matrix needs {C * C * 8 / 2 ** 30:.1f} GiB; "
+                         f"evaluate at most {int((_MAX_MATRIX_BYTES / 8) ** 0.5)} classes")
     if gt.dtype.kind not in "iub" or pred.dtype.kind not in "iub":
         raise ValueError(f"label maps must be integer arrays, got {gt.dtype} and {pred.dtype}")
     ig = int(ignore_index)
+    vv = sorted({int(v) for v in void_values if int(v) != ig and not 0 <= int(v) < C})
     if gt.size == 0:
         cm = np.zeros((C, C), np.int64)
-        return (cm, np.zeros(C, np.int64)) if return_void else cm
+        vz = np.zeros((C, 1 + len(vv)), np.int64) if split_void else np.zeros(C, np.int64)
+        return (cm, vz) if return_void else cm
 
     if gt.dtype == np.uint8 and pred.dtype == np.uint8 and C <= 256 and 0 <= ig < 256:
         K = 256  # fast path: no range scan, no masking; everything outside 0..C-1 lands in the border
@@ -172,18 +186,31 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
             bad_g = (g < 0) | (g >= C)
             if bad_g.any():
                 raise ValueError(_bad_values("gt", g[bad_g], C, ig))
-            isvoid = p == ig
+            isvoid = (p == ig) | np.isin(p, vv) if vv else p == ig
             bad_p = ((p < 0) | (p >= C)) & ~isvoid
             if bad_p.any():
                 raise ValueError(_bad_values("pred", p[bad_p], C, ig))
-            p = np.where(isvoid, C, p)
-            full = pair_histogram(g, p, C, C + 1)
+            p = p.astype(np.int64)
+            p[p == ig] = C
+            for i, v in enumerate(vv):
+                p[p == v] = C + 1 + i
+            full = pair_histogram(g, p, C, C + 1 + len(vv))
             cm = np.ascontiguousarray(full[:, :C])
-            void = np.ascontiguousarray(full[:, C])
+            vcols = np.ascontiguousarray(full[:, C:])
+            void = vcols if split_void else vcols.sum(1)
             return (cm, void) if return_void else cm
         full = pair_histogram(gt, pred, K, K)
 
-    # rows >= C other than the ignore row: GT values out of range
+    cm, void = _finish_full(full, C, ig, K, vv)
+    if return_void:
+        return cm, (void if split_void else void.sum(1))
+    return cm
+
+
+def _finish_full(full: np.ndarray, C: int, ig: int, K: int, void_values=()):
+    """Split a ``(K, K)`` joint histogram into the ``(C, C)`` matrix and the void columns; raise on
+    values outside ``0..C-1`` that are neither ``ig`` nor a void value."""
+    vv = sorted({int(v) for v in void_values if int(v) != ig and not 0 <= int(v) < C})
     rows = full.sum(1)
     bad_rows = [i for i in np.flatnonzero(rows[C:]) + C if i != ig]
     if bad_rows:
@@ -191,15 +218,16 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
             C - 1, ig, ", ".join(f"{v} ({rows[v]} px)" for v in bad_rows[:10])))
     sub = full[:C]
     cols = sub.sum(0)
-    bad_cols = [j for j in np.flatnonzero(cols[C:]) + C if j != ig]
+    bad_cols = [j for j in np.flatnonzero(cols[C:]) + C if j != ig and j not in vv]
     if bad_cols:
         raise ValueError("pred has values outside 0..%d (ignore %d): %s" % (
             C - 1, ig, ", ".join(f"{v} ({cols[v]} px)" for v in bad_cols[:10])))
     cm = np.ascontiguousarray(sub[:, :C])
-    if return_void:
-        void = np.ascontiguousarray(sub[:, ig]) if 0 <= ig < K else np.zeros(C, np.int64)
-        return cm, void
-    return cm
+    vcols = np.zeros((C, 1 + len(vv)), np.int64)
+    for i, v in enumerate([ig] + vv):
+        if 0 <= v < K:
+            vcols[:, i] = sub[:, v]
+    return cm, vcols
 
 
 def _bad_values(what: str, vals: np.ndarray, C: int, ig: int) -> str:
@@ -323,7 +351,7 @@ def category_scores(cm: np.ndarray, void: np.ndarray | None, class_category: Seq
 
 def instance_records(pred: np.ndarray, instance_ids: np.ndarray, class_lut: np.ndarray,
                      class_category: Sequence[int] | None = None, ignore_index: int = 255,
-                     min_id: int = INSTANCE_MIN_ID) -> np.ndarray:
+                     min_id: int = INSTANCE_MIN_ID, void_category: Mapping[int, int] | None = None) -> np.ndarray:
     """Per-instance pixel counts for the instance-weighted iIoU (cityscapesScripts' ``evaluatePair``).
 
     An instance is a distinct value ``v > min_id`` of ``instance_ids`` whose class
@@ -343,6 +371,10 @@ def instance_records(pred: np.ndarray, instance_ids: np.ndarray, class_lut: np.n
         Category index of each train id (``-1`` for none).
     ignore_index : int
     min_id : int, default 1000
+    void_category : dict of int to int, optional
+        Void prediction codes that still belong to a category (code → category index):
+        cityscapesScripts counts a vehicle pixel predicted as ``caravan`` / ``trailer`` (ignored labels
+        of the vehicle category) as a category hit in the category iIoU.
 
     Returns
     -------
@@ -353,18 +385,48 @@ def instance_records(pred: np.ndarray, instance_ids: np.ndarray, class_lut: np.n
     pred = np.asarray(pred)
     if inst.shape != pred.shape:
         raise ValueError(f"instance_ids and pred shapes differ: {inst.shape} vs {pred.shape}")
-    m = inst > min_id
+    starts, lens = _runs(inst.ravel(), pred.ravel())
+    if starts is None:
+        iv, pv, w = inst.ravel(), pred.ravel(), None
+    else:
+        iv, pv, w = inst.ravel()[starts], pred.ravel()[starts], lens
+    return _instance_records_weighted(iv, pv, w, class_lut, class_category, ignore_index, min_id, void_category)
+
+
+def _runs(*keys: np.ndarray):
+    """Starts and lengths of the runs over which every 1-D key is constant, or ``(None, None)`` when
+    runs would not make the arrays at least 3x shorter (or the input is small)."""
+    n = keys[0].size
+    if n <= 4096:
+        return None, None
+    change = keys[0][1:] != keys[0][:-1]
+    for k in keys[1:]:
+        change |= k[1:] != k[:-1]
+    idx = np.flatnonzero(change)
+    if 3 * idx.size >= n:
+        return None, None
+    starts = np.empty(idx.size + 1, np.intp)
+    starts[0] = 0
+    np.add(idx, 1, out=starts[1:])
+    return starts, np.diff(starts, append=n)
+
+
+def _instance_records_weighted(iv, pv, w, class_lut, class_category, ignore_index, min_id, void_category):
+    """:func:`instance_records` on (instance id, prediction) samples with pixel weights ``w``
+    (run lengths; None = 1 each)."""
+    m = iv > min_id
     if not m.any():
         return np.zeros((0, 4), np.int64)
-    iv = inst[m].astype(np.int64, copy=False)
-    pv = pred[m].astype(np.int64, copy=False)
+    iv = iv[m].astype(np.int64, copy=False)
+    pv = pv[m].astype(np.int64, copy=False)
+    w = None if w is None else w[m]
     lut = np.asarray(class_lut, np.int64)
     cls_native = iv // 1000
-    over = cls_native >= lut.size
-    cls = np.where(over, ignore_index, lut[np.minimum(cls_native, lut.size - 1)])
+    cls = np.where(cls_native >= lut.size, ignore_index, lut[np.minimum(cls_native, lut.size - 1)])
     keep = cls != ignore_index
     if not keep.all():
         iv, pv, cls = iv[keep], pv[keep], cls[keep]
+        w = None if w is None else w[keep]
     if iv.size == 0:
         return np.zeros((0, 4), np.int64)
     correct = pv == cls
@@ -374,35 +436,82 @@ def instance_records(pred: np.ndarray, instance_ids: np.ndarray, class_lut: np.n
         cc = np.asarray(class_category, np.int64)
         catlut = np.full(max(int(pv.max()), cc.size - 1) + 1, -2, np.int64)
         catlut[:cc.size] = cc
+        for code, k in (void_category or {}).items():
+            if cc.size <= int(code) < catlut.size:
+                catlut[int(code)] = int(k)
         pc = catlut[np.maximum(pv, 0)]
         pc[pv < 0] = -2
-        catok = (pc == catlut[cls]) & (catlut[cls] >= 0)
-        catok |= correct
+        ccls = cc[cls]
+        catok = ((pc == ccls) & (ccls >= 0)) | correct
     # aggregate by instance id: code = 4*id + 2*catok + correct
     lo = int(iv.min())
     span = int(iv.max()) - lo + 1
     code = (iv - lo) * 4 + catok.astype(np.int64) * 2 + correct.astype(np.int64)
     if span * 4 <= _DENSE_MAX_BINS:
-        h = np.bincount(code, minlength=span * 4).reshape(span, 4)
+        h = np.bincount(code, weights=w, minlength=span * 4)
+        h = np.rint(h).astype(np.int64).reshape(span, 4) if w is not None else h.reshape(span, 4)
         ids = np.flatnonzero(h.sum(1))
         h = h[ids]
     else:
-        vals, cnt = np.unique(code, return_counts=True)
+        vals, inv0 = np.unique(code, return_inverse=True)
+        cnt = np.bincount(inv0, weights=w)
+        cnt = np.rint(cnt).astype(np.int64) if w is not None else cnt.astype(np.int64)
         uid, inv = np.unique(vals // 4, return_inverse=True)
         h = np.zeros((uid.size, 4), np.int64)
         np.add.at(h, (inv, vals % 4), cnt)
         ids = uid
+        lo = 0
     size = h.sum(1)
     tp = h[:, 1] + h[:, 3]
     cat_tp = h[:, 2] + h[:, 3]
-    # class of each instance: all pixels of one instance share it (class from the id)
     inst_cls = lut[np.minimum((ids + lo) // 1000, lut.size - 1)]
     return np.stack([inst_cls, size, tp, cat_tp], axis=1).astype(np.int64)
 
 
+def confusion_and_instances(gt: np.ndarray, pred: np.ndarray, instance_ids: np.ndarray, num_classes: int,
+                            ignore_index: int, class_lut: np.ndarray, class_category=None,
+                            void_values: Sequence[int] = (), void_category: Mapping[int, int] | None = None,
+                            min_id: int = INSTANCE_MIN_ID):
+    """:func:`confusion_matrix` (``return_void=True, split_void=True``) and :func:`instance_records` of
+    one image in one pass: the runs over which GT, prediction and instance id are all constant are
+    found once and both histograms are built from them (label maps are mostly long runs).
+
+    Returns
+    -------
+    cm : ndarray (C, C) int64
+    void : ndarray (C, 1 + len(void_values)) int64
+    records : ndarray (N, 4) int64
+    """
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    inst = np.asarray(instance_ids)
+    C = int(num_classes)
+    ig = int(ignore_index)
+    fast = (gt.dtype == np.uint8 and pred.dtype == np.uint8 and C <= 256 and 0 <= ig < 256
+            and gt.shape == pred.shape == inst.shape and gt.size > 4096)
+    if fast:
+        key = np.left_shift(gt.ravel(), 8, dtype=np.uint16)
+        np.bitwise_or(key, pred.ravel(), out=key)
+        ifl = inst.ravel()
+        starts, lens = _runs(key, ifl)
+        if starts is not None:
+            full = np.bincount(key[starts], weights=lens, minlength=65536)
+            full = full.astype(np.int64).reshape(256, 256)
+            cm, void = _finish_full(full, C, ig, 256, void_values)
+            rec = _instance_records_weighted(ifl[starts], pred.ravel()[starts], lens, class_lut, class_category,
+                                             ig, min_id, void_category)
+            return cm, void, rec
+    cm, void = confusion_matrix(gt, pred, C, ig, return_void=True, void_values=void_values, split_void=True)
+    if inst.shape != gt.shape:
+        raise ValueError(f"instance_ids and gt shapes differ: {inst.shape} vs {gt.shape}")
+    rec = instance_records(pred, inst, class_lut, class_category, ig, min_id, void_category)
+    return cm, void, rec
+
+
 def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
                  avg_size: Sequence[float], class_category: Sequence[int] | None = None,
-                 num_categories: int = 0, instance_categories: Sequence[int] = ()) -> dict:
+                 num_categories: int = 0, instance_categories: Sequence[int] = (),
+                 category_void_fp: Sequence[int] | None = None) -> dict:
     """Cityscapes iIoU per class and per category from instance records and the confusion matrix.
 
     Each instance ``i`` of class ``c`` gets the weight ``w_i = avg_size[c] / size_i`` (the class's
@@ -423,6 +532,9 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
     num_categories : int
     instance_categories : sequence of int
         Categories that get an iIoU (cityscapesScripts: those whose labels all have instances).
+    category_void_fp : sequence of int, optional
+        Per category, further FP pixels: evaluated GT pixels of other categories predicted with a void
+        code of this category (cityscapesScripts counts caravan / trailer predictions there).
 
     Returns
     -------
@@ -451,6 +563,8 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
         for k in instance_categories:
             s = cc == k
             fpk = int(cm[np.ix_(~s, s)].sum())
+            if category_void_fp is not None:
+                fpk += int(category_void_fp[k])
             terms_tp, terms_fn = [], []
             for c in np.flatnonzero(s):
                 if not np.isfinite(avg[c]):

@@ -40,10 +40,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
-from .davis_boundary import (_popcount, bound_pix, dilate_packed, f_from_counts, pack_rows, seg2bmap)
+from .davis_boundary import (_popcount, bound_pix, dilate_packed, f_from_counts, mask_bbox, pack_rows, seg2bmap)
 
 __all__ = ["VOID", "TASKS", "db_statistics", "frame_scores", "evaluate_sequence", "num_gt_objects",
            "summarize"]
@@ -71,7 +70,7 @@ def db_statistics(per_frame_values, fix_decay_bins: bool = False) -> tuple:
     Examples
     --------
     >>> db_statistics(np.array([1.0, 1.0, 0.5, 0.0]))
-    (0.625, 0.5, 1.0)
+    (0.625, 0.5, 0.75)
     """
     v = np.asarray(per_frame_values, dtype=np.float64)
     with warnings.catch_warnings():
@@ -80,7 +79,8 @@ def db_statistics(per_frame_values, fix_decay_bins: bool = False) -> tuple:
         o = np.nanmean(v > 0.5)
     ids = np.round(np.linspace(1, len(v), 4 + 1) + 1e-10) - 1
     ids = ids.astype(np.int64) if fix_decay_bins else ids.astype(np.uint8)
-    bins = [v[ids[i]:ids[i + 1] + 1] for i in range(4)]
+    with np.errstate(over="ignore"):  # uint8 edges wrap past 255 exactly as in the reference
+        bins = [v[ids[i]:ids[i + 1] + 1] for i in range(4)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         d = np.nanmean(bins[0]) - np.nanmean(bins[3])
@@ -96,37 +96,40 @@ def num_gt_objects(first_frame: np.ndarray) -> int:
     return int(m)
 
 
-class _Boundary:
-    """Packed boundary of one object in one frame, in word-aligned frame coordinates."""
+class _Object:
+    """One object of one frame: bool mask, bounding box, area, packed boundary and its dilation.
 
-    __slots__ = ("y0", "w0", "b", "d", "n")
+    The boundary lives in word-aligned frame coordinates (rows from ``y0``, 64-px words from ``w0``),
+    wide enough for the dilation, so pairs of objects are compared by slicing the overlap.
+    """
 
-    def __init__(self, y0, w0, b, d, n):
-        self.y0, self.w0, self.b, self.d, self.n = y0, w0, b, d, n
+    __slots__ = ("mask", "box", "area", "y0", "w0", "b", "d", "n")
+
+    def __init__(self, mask: np.ndarray, radius: float, r_int: int):
+        self.mask = mask
+        self.box = box = mask_bbox(mask)
+        self.b = self.d = None
+        self.n = 0
+        self.area = 0
+        if box is None:
+            return
+        h, w = mask.shape
+        self.area = int(np.count_nonzero(mask[box[0]:box[1], box[2]:box[3]]))
+        y0, y1 = max(box[0] - 1, 0), min(box[1] + 1, h)
+        x0, x1 = max(box[2] - 1, 0), min(box[3] + 1, w)
+        bm = seg2bmap(mask[y0:y1, x0:x1])
+        wa = max(x0 - r_int, 0) // 64
+        wb = (min(x1 + r_int, w) + 63) // 64
+        full = np.zeros((y1 - y0, (wb - wa) * 64), dtype=bool)
+        full[:, x0 - wa * 64:x1 - wa * 64] = bm
+        self.b = pack_rows(full)
+        self.y0, self.w0 = y0, wa
+        self.n = _popcount(self.b)
+        if self.n:
+            self.d = dilate_packed(self.b, radius, pad_rows=r_int)
 
 
-def _object_boundary(labels: np.ndarray, obj: int, sl, radius: float, r_int: int) -> _Boundary | None:
-    """Boundary (packed) and its disk dilation for ``labels == obj`` within the slice ``sl``."""
-    if sl is None:
-        return None
-    h, w = labels.shape
-    y0, y1 = max(sl[0].start - 1, 0), min(sl[0].stop + 1, h)
-    x0, x1 = max(sl[1].start - 1, 0), min(sl[1].stop + 1, w)
-    bm = seg2bmap(labels[y0:y1, x0:x1] == obj)
-    # word-aligned column window wide enough for the horizontal dilation
-    wa = max(x0 - r_int, 0) // 64
-    wb = (min(x1 + r_int, w) + 63) // 64
-    full = np.zeros((y1 - y0, (wb - wa) * 64), dtype=bool)
-    full[:, x0 - wa * 64:x1 - wa * 64] = bm
-    b = pack_rows(full)
-    n = _popcount(b)
-    if n == 0:
-        return _Boundary(y0, wa, b, None, 0)
-    d = dilate_packed(b, radius, pad_rows=r_int)
-    return _Boundary(y0, wa, b, d, n)
-
-
-def _match(a: _Boundary, b: _Boundary, r_int: int) -> int:
+def _match(a: _Object, b: _Object, r_int: int) -> int:
     """Boundary pixels of ``a`` within the dilated boundary of ``b``."""
     dy0 = b.y0 - r_int
     ya, yb = max(a.y0, dy0), min(a.y0 + a.b.shape[0], dy0 + b.d.shape[0])
@@ -135,6 +138,16 @@ def _match(a: _Boundary, b: _Boundary, r_int: int) -> int:
         return 0
     x = a.b[ya - a.y0:yb - a.y0, wa - a.w0:wb - a.w0] & b.d[ya - dy0:yb - dy0, wa - b.w0:wb - b.w0]
     return _popcount(x)
+
+
+def _intersection(a: _Object, b: _Object) -> int:
+    if a.box is None or b.box is None:
+        return 0
+    y0, y1 = max(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    x0, x1 = max(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    if y0 >= y1 or x0 >= x1:
+        return 0
+    return int(np.count_nonzero(a.mask[y0:y1, x0:x1] & b.mask[y0:y1, x0:x1]))
 
 
 def frame_scores(gt: np.ndarray, pred: np.ndarray, n_gt: int, n_pred: int, bound_th: float = 0.008,
@@ -155,49 +168,42 @@ def frame_scores(gt: np.ndarray, pred: np.ndarray, n_gt: int, n_pred: int, bound
     Returns
     -------
     (J, F) : ndarrays, shape (n_pred, n_gt)
-        ``J[p, g]`` and ``F[p, g]`` of predicted object ``p + 1`` against GT object ``g + 1``.
+        ``J[p, g]`` and ``F[p, g]`` of predicted object ``p + 1`` against GT object ``g + 1``:
+        ``J = |P ∩ G| / |P ∪ G|`` (1 for an empty union), ``F`` as
+        :func:`segbench.metrics.functional.davis_boundary.boundary_f`.
     """
     gt = np.asarray(gt)
     pred = np.asarray(pred)
     if gt.shape != pred.shape:
         raise ValueError(f"GT {gt.shape} and prediction {pred.shape} differ in size")
-    G, P = n_gt + 1, n_pred + 1
-    gl = np.where((gt >= 1) & (gt <= n_gt), gt, 0).astype(np.intp)
-    pl = np.where((pred >= 1) & (pred <= n_pred), pred, 0).astype(np.intp)
-    if void is not None:
-        keep = ~np.asarray(void, dtype=bool)
-        gl = np.where(keep, gl, 0)
-        pl = np.where(keep, pl, 0)
-        hist = np.bincount((gl * P + pl)[keep].ravel(), minlength=G * P).reshape(G, P)
-    else:
-        hist = np.bincount((gl * P + pl).ravel(), minlength=G * P).reshape(G, P)
-    inter = hist[1:, 1:].T.astype(np.int64)              # (n_pred, n_gt)
-    area_g = hist[1:, :].sum(axis=1).astype(np.int64)    # (n_gt,)
-    area_p = hist[:, 1:].sum(axis=0).astype(np.int64)    # (n_pred,)
-    union = area_p[:, None] + area_g[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        J = inter / union
-    J[union == 0] = 1
-
     radius = bound_pix(gt.shape, bound_th)
     r_int = int(np.ceil(radius)) + 1
-    sl_g = ndimage.find_objects(gl.astype(np.int32), max_label=n_gt) if n_gt else []
-    sl_p = ndimage.find_objects(pl.astype(np.int32), max_label=n_pred) if n_pred else []
-    bg = [_object_boundary(gl, k + 1, sl_g[k], radius, r_int) for k in range(n_gt)]
-    bp = [_object_boundary(pl, k + 1, sl_p[k], radius, r_int) for k in range(n_pred)]
+    keep = None if void is None else ~np.asarray(void, dtype=bool)
+
+    def objs(lab, n):
+        out = []
+        for k in range(1, n + 1):
+            m = lab == k
+            if keep is not None:
+                m &= keep
+            out.append(_Object(m, radius, r_int))
+        return out
+
+    go = objs(gt, n_gt)
+    po = objs(pred, n_pred)
+    J = np.empty((n_pred, n_gt), dtype=np.float64)
     F = np.empty((n_pred, n_gt), dtype=np.float64)
-    for i in range(n_pred):
-        a = bp[i]
-        n_fg = a.n if a is not None else 0
-        for j in range(n_gt):
-            g = bg[j]
-            n_g = g.n if g is not None else 0
-            if n_fg and n_g:
+    for i, a in enumerate(po):
+        for j, g in enumerate(go):
+            inter = _intersection(a, g)
+            union = a.area + g.area - inter
+            J[i, j] = 1 if union == 0 else np.int64(inter) / np.int64(union)
+            if a.n and g.n:
                 fm = _match(a, g, r_int)
                 gm = _match(g, a, r_int)
             else:
                 fm = gm = 0
-            F[i, j] = f_from_counts(fm, n_fg, gm, n_g)[2]
+            F[i, j] = f_from_counts(fm, a.n, gm, g.n)[2]
     return J, F
 
 
@@ -208,7 +214,7 @@ def evaluate_sequence(gt: np.ndarray, pred_frames, task: str = "semi-supervised"
 
     Parameters
     ----------
-    gt : ndarray, shape (T, H, W)
+    gt : ndarray, shape (T, H, W), or a list of T (H, W) arrays
         GT ids of all annotated frames (255 = void).
     pred_frames : ndarray (T, H, W) or sequence of (H, W) arrays
         Predicted ids for the same frames (frames that are not scored may be None).
@@ -242,8 +248,9 @@ def evaluate_sequence(gt: np.ndarray, pred_frames, task: str = "semi-supervised"
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    gt = np.asarray(gt)
-    T = gt.shape[0]
+    if not isinstance(gt, (list, tuple)):
+        gt = np.asarray(gt)
+    T = len(gt)
     names = list(frame_names) if frame_names is not None else [f"{i:05d}" for i in range(T)]
     if T == 0:
         return {"objects": [], "J": [], "F": [], "frames": [], "matched": []}
@@ -263,7 +270,7 @@ def evaluate_sequence(gt: np.ndarray, pred_frames, task: str = "semi-supervised"
         if p is None:
             raise ValueError(f"sequence {name!r}: no prediction for frame {names[i]!r}")
         p = np.asarray(p)
-        if p.shape != gt[i].shape:
+        if p.shape != np.shape(gt[i]):
             raise ValueError(f"sequence {name!r} frame {names[i]!r}: prediction is {p.shape[1] if p.ndim > 1 else '?'}x"
                              f"{p.shape[0]} but the annotation is {gt[i].shape[1]}x{gt[i].shape[0]}")
         preds.append(p)
@@ -358,3 +365,229 @@ def _stats(j: list, f: list) -> dict:
     fm, fr, fd = (float(np.mean(fa[:, k])) for k in range(3))
     return {"J&F": (jm + fm) / 2.0, "J_mean": jm, "J_recall": jr, "J_decay": jd,
             "F_mean": fm, "F_recall": fr, "F_decay": fd}
+
+
+# ============================================================================= YouTube-VIS video AP
+"""YouTube-VIS video instance AP, as ``YTVOSeval`` of the YouTube-VIS cocoapi fork computes it
+(``PythonAPI/pycocotools/ytvoseval.py`` and ``ytvos.py``; github.com/youtubevos/cocoapi):
+
+- a track is one ``segmentations`` list (one RLE / polygons / None per frame); its area is the mean of
+  its non-empty per-frame areas (``avg_area``; GT from the JSON ``areas``, results from the RLEs);
+- the IoU of a predicted and a GT track is ``sum_t |P_t ∩ G_t| / sum_t |P_t ∪ G_t|`` over the frames
+  (0 when the union is empty);
+- per video and category, results are sorted by score (stable) and cut to 100, and matched greedily
+  to GT tracks at IoU thresholds .50:.05:.95 exactly as COCOeval does (crowd GT is ignored and can be
+  matched many times); area ranges all / small < 128² / medium < 256² / large;
+- accumulation and the 12 summary numbers are COCOeval's (101 recall points, maxDets 1 / 10 / 100).
+"""
+
+YTVIS_IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+YTVIS_REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+YTVIS_MAX_DETS = (1, 10, 100)
+YTVIS_AREA_RNG = ((0 ** 2, 1e5 ** 2), (0 ** 2, 128 ** 2), (128 ** 2, 256 ** 2), (256 ** 2, 1e5 ** 2))
+YTVIS_AREA_LBL = ("all", "small", "medium", "large")
+YTVIS_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def ytvis_rle(seg, h: int, w: int):
+    """One frame's segmentation as a compressed RLE dict (``ytvos.annToRLE``), or None when absent.
+
+    Polygons (list of lists) are merged; uncompressed RLE (list ``counts``) is compressed.
+    """
+    from pycocotools import mask as mask_utils
+    if not seg:
+        return None
+    if isinstance(seg, list):
+        return mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    if isinstance(seg.get("counts"), list):
+        return mask_utils.frPyObjects(seg, h, w)
+    return seg
+
+
+def ytvis_avg_area(areas) -> float:
+    """Mean of the truthy per-frame areas (0 when there is none), as ``ytvos`` computes ``avg_area``."""
+    vals = [a for a in areas if a]
+    return 0 if len(vals) == 0 else np.array(vals).mean()
+
+
+def ytvis_track_ious(dets: list, gts: list, length: int) -> np.ndarray:
+    """Spatio-temporal mask IoU ``(D, G)`` of predicted and GT tracks (lists of per-frame RLE or None).
+
+    ``IoU = sum_t |D_t ∩ G_t| / sum_t |D_t ∪ G_t|``, 0 when the union is empty. Intersections are
+    exact integers (recovered from ``pycocotools.mask.iou`` and the areas).
+    """
+    from pycocotools import mask as mask_utils
+    D, G = len(dets), len(gts)
+    inter = np.zeros((D, G), dtype=np.int64)
+    union = np.zeros((D, G), dtype=np.int64)
+    if D == 0 or G == 0:
+        return np.zeros((D, G))
+    T = max([len(s) for s in dets] + [len(s) for s in gts] + [length])
+    for t in range(T):
+        di = [i for i, s in enumerate(dets) if t < len(s) and s[t]]
+        gi = [j for j, s in enumerate(gts) if t < len(s) and s[t]]
+        if not di and not gi:
+            continue
+        da = np.zeros(D, dtype=np.int64)
+        ga = np.zeros(G, dtype=np.int64)
+        if di:
+            da[di] = mask_utils.area([dets[i][t] for i in di]).astype(np.int64)
+        if gi:
+            ga[gi] = mask_utils.area([gts[j][t] for j in gi]).astype(np.int64)
+        union += da[:, None] + ga[None, :]
+        if di and gi:
+            iou = np.asarray(mask_utils.iou([dets[i][t] for i in di], [gts[j][t] for j in gi], [0] * len(gi)),
+                             dtype=np.float64).reshape(len(di), len(gi))
+            s = da[di][:, None] + ga[gi][None, :]
+            it = np.rint(iou * s / (1.0 + iou)).astype(np.int64)
+            inter[np.ix_(di, gi)] += it
+            union[np.ix_(di, gi)] -= it
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ious = inter.astype(np.float64) / union.astype(np.float64)
+    ious[union == 0] = 0.0
+    return ious
+
+
+def ytvis_evaluate_video(gts: list, dets: list, length: int, iou_thrs=YTVIS_IOU_THRS,
+                         area_rng=YTVIS_AREA_RNG, max_det: int = YTVIS_MAX_DETS[-1]) -> list:
+    """Match one video's tracks of one category (``YTVOSeval.computeIoU`` + ``evaluateVid``).
+
+    Parameters
+    ----------
+    gts : list of dict
+        ``id, segmentations`` (RLE or None per frame), ``avg_area``, ``iscrowd``; in JSON order.
+    dets : list of dict
+        ``id, score, segmentations``, ``avg_area``; in results-file order.
+    length : int
+
+    Returns
+    -------
+    list (one per area range) of dict
+        ``scores`` (D,), ``tp`` / ``fp`` (T, D) bool — matched / unmatched and not ignored, in score
+        order, at most ``max_det`` — and ``npig`` (non-ignored GT count); None when the video has
+        neither GT nor results of this category.
+    """
+    if len(gts) == 0 and len(dets) == 0:
+        return [None] * len(area_rng)
+    order = np.argsort([-d["score"] for d in dets], kind="mergesort")
+    dts_sorted = [dets[i] for i in order][:max_det]
+    ious_all = ytvis_track_ious([d["segmentations"] for d in dts_sorted], [g["segmentations"] for g in gts], length)
+    T = len(iou_thrs)
+    out = []
+    for a_lo, a_hi in area_rng:
+        g_ign = [1 if (g["iscrowd"] or g["avg_area"] < a_lo or g["avg_area"] > a_hi) else 0 for g in gts]
+        gtind = np.argsort(g_ign, kind="mergesort")
+        gt = [gts[i] for i in gtind]
+        gtIg = np.array([g_ign[i] for i in gtind])
+        iscrowd = [int(g["iscrowd"]) for g in gt]
+        dt = dts_sorted   # re-sorting the sorted list by -score (stable) keeps it as is
+        ious = ious_all[:, gtind] if ious_all.size else ious_all
+        G, D = len(gt), len(dt)
+        gtm = np.zeros((T, G))
+        dtm = np.zeros((T, D))
+        dtIg = np.zeros((T, D))
+        if not (len(gts) == 0 or len(dets) == 0):
+            for tind, t in enumerate(iou_thrs):
+                for dind, d in enumerate(dt):
+                    iou = min([t, 1 - 1e-10])
+                    m = -1
+                    for gind in range(G):
+                        if gtm[tind, gind] > 0 and not iscrowd[gind]:
+                            continue
+                        if m > -1 and gtIg[m] == 0 and gtIg[gind] == 1:
+                            break
+                        if ious[dind, gind] < iou:
+                            continue
+                        iou = ious[dind, gind]
+                        m = gind
+                    if m == -1:
+                        continue
+                    dtIg[tind, dind] = gtIg[m]
+                    dtm[tind, dind] = gt[m]["id"]
+                    gtm[tind, m] = d["id"]
+        a = np.array([d["avg_area"] < a_lo or d["avg_area"] > a_hi for d in dt]).reshape((1, D))
+        dtIg = np.logical_or(dtIg, np.logical_and(dtm == 0, np.repeat(a, T, 0)))
+        out.append({"scores": [float(d["score"]) for d in dt],
+                    "tp": np.logical_and(dtm, np.logical_not(dtIg)),
+                    "fp": np.logical_and(np.logical_not(dtm), np.logical_not(dtIg)),
+                    "npig": int(np.count_nonzero(gtIg == 0))})
+    return out
+
+
+def ytvis_accumulate(per_cat: list, rec_thrs=YTVIS_REC_THRS, max_dets=YTVIS_MAX_DETS, num_thrs: int = 10,
+                     num_areas: int = 4) -> dict:
+    """COCOeval ``accumulate`` over videos.
+
+    Parameters
+    ----------
+    per_cat : list (categories, in sorted id order) of list (videos, in sorted id order) of per-area
+        records from :func:`ytvis_evaluate_video` (None entries skipped).
+
+    Returns
+    -------
+    dict with ``precision`` (T, R, K, A, M) and ``recall`` (T, K, A, M), -1 where undefined.
+    """
+    T, R, K, A, M = num_thrs, len(rec_thrs), len(per_cat), num_areas, len(max_dets)
+    precision = -np.ones((T, R, K, A, M))
+    recall = -np.ones((T, K, A, M))
+    for k, vids in enumerate(per_cat):
+        for a in range(A):
+            E = [v[a] for v in vids if v is not None and v[a] is not None]
+            if len(E) == 0:
+                continue
+            for m, max_det in enumerate(max_dets):
+                dtScores = np.concatenate([np.asarray(e["scores"], dtype=np.float64)[0:max_det] for e in E])
+                inds = np.argsort(-dtScores, kind="mergesort")
+                tps = np.concatenate([np.asarray(e["tp"], dtype=bool).reshape(T, -1)[:, 0:max_det] for e in E],
+                                     axis=1)[:, inds]
+                fps = np.concatenate([np.asarray(e["fp"], dtype=bool).reshape(T, -1)[:, 0:max_det] for e in E],
+                                     axis=1)[:, inds]
+                npig = sum(int(e["npig"]) for e in E)
+                if npig == 0:
+                    continue
+                tp_sum = np.cumsum(tps, axis=1).astype(dtype=np.float64)
+                fp_sum = np.cumsum(fps, axis=1).astype(dtype=np.float64)
+                for t, (tp, fp) in enumerate(zip(tp_sum, fp_sum)):
+                    nd = len(tp)
+                    rc = tp / npig
+                    pr = tp / (fp + tp + np.spacing(1))
+                    recall[t, k, a, m] = rc[-1] if nd else 0
+                    if nd:
+                        pr = np.maximum.accumulate(pr[::-1])[::-1]
+                    q = np.zeros((R,))
+                    inds_r = np.searchsorted(rc, rec_thrs, side="left")
+                    ok = inds_r < nd
+                    q[ok] = pr[inds_r[ok]]
+                    # the reference stops at the first recall threshold it cannot reach
+                    if not ok.all():
+                        q[np.argmin(ok):] = 0
+                    precision[t, :, k, a, m] = q
+    return {"precision": precision, "recall": recall}
+
+
+def ytvis_summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs=YTVIS_IOU_THRS,
+                    max_dets=YTVIS_MAX_DETS) -> dict:
+    """The 12 COCOeval summary numbers (``-1`` → NaN) keyed ``AP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs
+    ARm ARl``."""
+
+    def _s(ap=1, iou_thr=None, area="all", md=100):
+        aind = [i for i, lbl in enumerate(YTVIS_AREA_LBL) if lbl == area]
+        mind = [i for i, d in enumerate(max_dets) if d == md]
+        if ap == 1:
+            s = precision
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == iou_thrs)[0]]
+            s = s[:, :, :, aind, mind]
+        else:
+            s = recall
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == iou_thrs)[0]]
+            s = s[:, :, aind, mind]
+        return float("nan") if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
+
+    md = max_dets
+    vals = [_s(1), _s(1, .5, md=md[2]), _s(1, .75, md=md[2]), _s(1, area="small", md=md[2]),
+            _s(1, area="medium", md=md[2]), _s(1, area="large", md=md[2]), _s(0, md=md[0]), _s(0, md=md[1]),
+            _s(0, md=md[2]), _s(0, area="small", md=md[2]), _s(0, area="medium", md=md[2]),
+            _s(0, area="large", md=md[2])]
+    return dict(zip(YTVIS_KEYS, vals))

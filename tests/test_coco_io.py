@@ -1,0 +1,130 @@
+"""Bad input for COCO instances / results files: one-line errors that name the file, index and image."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from segbench.cli import main
+from segbench.errors import BadInputError, NotFoundError
+from segbench.io.coco import CocoGT, load_results
+
+GT = {"images": [{"id": 7, "height": 20, "width": 30}, {"id": 8, "height": 10, "width": 10}],
+      "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+      "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0,
+                       "segmentation": [[1, 1, 6, 1, 6, 6, 1, 6]]}]}
+
+
+def _rle(h, w):
+    return {"size": [h, w], "counts": "0" + ""}  # syntactically an RLE; size is what is checked
+
+
+def gt():
+    return CocoGT(json.loads(json.dumps(GT)))
+
+
+def test_results_not_a_list():
+    with pytest.raises(BadInputError, match="expected COCO results as a JSON list"):
+        load_results({"annotations": []}, gt())
+    with pytest.raises(BadInputError, match="instances"):
+        load_results({"annotations": []}, gt())
+
+
+def test_missing_score():
+    with pytest.raises(BadInputError, match=r"detection 1: missing 'score'"):
+        load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]},
+                      {"image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}], gt(), "bbox")
+
+
+def test_non_numeric_score():
+    with pytest.raises(BadInputError, match=r"detection 0 \(image_id 7\): expected a numeric 'score'"):
+        load_results([{"image_id": 7, "category_id": 1, "score": "high", "bbox": [0, 0, 1, 1]}], gt(), "bbox")
+
+
+@pytest.mark.parametrize("seg", [42, "abc", {"foo": 1}, [], [[1, 2, "x", 4, 5, 6]]])
+def test_segmentation_neither_rle_nor_polygon(seg):
+    with pytest.raises(BadInputError, match=r"detection 0 \(image_id 7\)"):
+        load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "segmentation": seg}], gt(), "segm")
+
+
+def test_rle_size_differs_from_image_names_index_and_image():
+    dets = [{"image_id": 7, "category_id": 1, "score": 0.5, "segmentation": {"size": [20, 30], "counts": "PX"}},
+            {"image_id": 8, "category_id": 2, "score": 0.5, "segmentation": {"size": [20, 30], "counts": "PX"}}]
+    with pytest.raises(BadInputError, match=r"detection 1 \(image_id 8\): RLE size \[20, 30\] differs from the "
+                                            r"image size \[10, 10\]"):
+        load_results(dets, gt(), "segm")
+
+
+def test_uncompressed_counts_must_cover_the_image():
+    d = [{"image_id": 8, "category_id": 1, "score": 0.5, "segmentation": {"size": [10, 10], "counts": [5, 10]}}]
+    with pytest.raises(BadInputError, match="sum to 15, expected 100"):
+        load_results(d, gt(), "segm")
+
+
+def test_detection_for_unknown_image_or_category():
+    with pytest.raises(BadInputError, match=r"1 detection\(s\) are for images that are not in the ground truth "
+                                            r"\(first: detection 0, image_id 99\)"):
+        load_results([{"image_id": 99, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]}], gt(), "bbox")
+    with pytest.raises(BadInputError, match=r"category_id 5"):
+        load_results([{"image_id": 7, "category_id": 5, "score": 0.5, "bbox": [0, 0, 1, 1]}], gt(), "bbox")
+    r = load_results([{"image_id": 99, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]}], gt(), "bbox",
+                     unknown="ignore")
+    assert r.count == 0
+
+
+def test_segm_needs_segmentation_or_box_and_bbox_needs_box():
+    with pytest.raises(BadInputError, match="segm evaluation needs a 'segmentation'"):
+        load_results([{"image_id": 7, "category_id": 1, "score": 0.5}], gt(), "segm")
+    with pytest.raises(BadInputError, match="bbox evaluation needs a 'bbox'"):
+        load_results([{"image_id": 7, "category_id": 1, "score": 0.5}], gt(), "bbox")
+    with pytest.raises(BadInputError, match=r"expected bbox \[x, y, w, h\]"):
+        load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "bbox": [1, 2]}], gt(), "bbox")
+
+
+def test_load_results_normalises_like_loadres():
+    res = load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "bbox": [0, 0, 2, 3], "area": 999},
+                        {"image_id": 7, "category_id": 1, "score": 0.4,
+                         "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]], "bbox": [0, 0, 4, 4]}], gt(), "segm")
+    d0, d1 = res.by_image[7]
+    assert d0["area"] == 6 and d0["segmentation"] == [[0, 0, 0, 3, 2, 3, 2, 0]] and d0["iscrowd"] == 0
+    assert d1["area"] == 16
+    res = load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "area": 5,
+                         "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}], gt(), "segm")
+    assert "area" not in res.by_image[7][0]  # mask area computed at evaluation (loadRes' second branch)
+
+
+def test_bad_gt_files(tmp_path):
+    p = tmp_path / "gt.json"
+    p.write_text("{not json")
+    with pytest.raises(BadInputError, match="line 1 column 2"):
+        CocoGT(p)
+    p.write_text(json.dumps([1, 2]))
+    with pytest.raises(BadInputError, match="results file"):
+        CocoGT(p)
+    bad = json.loads(json.dumps(GT))
+    bad["annotations"][0]["image_id"] = 3
+    with pytest.raises(BadInputError, match=r"annotations\[0\] \(id 1\): image_id 3 is not in 'images'"):
+        CocoGT(bad)
+    bad = json.loads(json.dumps(GT))
+    bad["annotations"][0]["segmentation"] = {"size": [5, 5], "counts": "x"}
+    with pytest.raises(BadInputError, match="differs from the image size"):
+        CocoGT(bad)
+    with pytest.raises(NotFoundError):
+        CocoGT(tmp_path / "missing.json")
+
+
+def test_cli_bad_results_exit_2(tmp_path, capsys):
+    g = tmp_path / "gt.json"
+    g.write_text(json.dumps(GT))
+    r = tmp_path / "res.json"
+    r.write_text(json.dumps({"oops": 1}))
+    assert main(["eval", str(r), "--dataset", "coco-style", "--gt", str(g)]) == 2
+    err = capsys.readouterr().err
+    assert "expected COCO results as a JSON list" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    r.write_text(json.dumps([{"image_id": 8, "category_id": 1, "score": 0.3,
+                              "segmentation": {"size": [20, 30], "counts": "PX"}}]))
+    assert main(["eval", str(r), "--dataset", "coco-style", "--gt", str(g)]) == 2
+    err = capsys.readouterr().err
+    assert "detection 0 (image_id 8)" in err and "res.json" in err

@@ -1,0 +1,100 @@
+"""`segbench compare`: delta tables, Markdown for CI, --max-drop gates in percentage points."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from segbench.cli import main
+from segbench.errors import UsageError
+from segbench.report.compare import compare_markdown, compare_records
+from segbench.results import RunRecord
+
+
+def rec(miou, macc=0.8, noc=None, dataset="isbi-membrane@2012", version="1"):
+    vals = {"mIoU": miou, "mAcc": macc}
+    metrics = {f"miou@{version}": {"values": vals}}
+    if noc is not None:
+        metrics["noc@1"] = {"values": {"NoC@90": noc}}
+    return RunRecord(dataset=dataset, split="train", task="binary", model={"name": "m"}, predictions={},
+                     metrics=metrics)
+
+
+def write(tmp_path, name, r):
+    p = tmp_path / name
+    r.to_json(p)
+    return str(p)
+
+
+def test_delta_in_percentage_points_and_gate_boundary():
+    res = compare_records(rec(0.7312), rec(0.7255), {"mIoU": 0.5})
+    row = [r for r in res.rows if r.key == "mIoU"][0]
+    assert row.delta == pytest.approx(-0.57) and row.unit == "pp" and row.failed
+    assert not compare_records(rec(0.7312), rec(0.7255), {"mIoU": 0.6}).failed
+    assert not compare_records(rec(0.70), rec(0.695), {"mIoU": 0.5}).failed  # exactly 0.5 pp: allowed
+    assert not compare_records(rec(0.70), rec(0.80), {"mIoU": 0.0}).failed   # improvements never fail
+    assert compare_records(rec(0.70), rec(None), {"mIoU": 5}).failed         # became undefined
+
+
+def test_lower_is_better_keys():
+    assert compare_records(rec(0.7, noc=2.0), rec(0.7, noc=2.6), {"NoC@90": 0.5}).failed
+    assert not compare_records(rec(0.7, noc=2.0), rec(0.7, noc=1.0), {"NoC@90": 0.0}).failed
+    r = [x for x in compare_records(rec(0.7, noc=2.0), rec(0.7, noc=2.6)).rows if x.key == "NoC@90"][0]
+    assert r.unit == "" and r.delta == pytest.approx(0.6)
+
+
+def test_warnings_and_unknown_gate():
+    res = compare_records(rec(0.7), rec(0.7, dataset="cityscapes@1", version="2"))
+    assert any("dataset differs" in w for w in res.warnings)
+    assert any("metric version differs" in w for w in res.warnings)
+    with pytest.raises(UsageError, match="PQ"):
+        compare_records(rec(0.7), rec(0.7), {"PQ": 1})
+
+
+def test_markdown():
+    md = compare_markdown(compare_records(rec(0.7312), rec(0.7255), {"mIoU": 0.5}))
+    assert md.startswith("### segbench compare: FAILED")
+    assert "| miou@1 | mIoU | 73.12 | 72.55 | -0.57 pp | **FAIL (max drop 0.5)** |" in md
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    base = write(tmp_path, "base.json", rec(0.7312))
+    new = write(tmp_path, "new.json", rec(0.7255))
+    assert main(["compare", base, new]) == 0
+    out = capsys.readouterr().out
+    assert "-0.57 pp" in out
+    assert main(["compare", base, new, "--max-drop", "mIoU=0.5"]) == 1
+    cap = capsys.readouterr()
+    assert "regression gate failed" in cap.err and "mIoU" in cap.err and "Traceback" not in cap.err
+    assert main(["compare", base, new, "--max-drop", "mIoU=0.6", "--md"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### segbench compare: passed") and "| mIoU |" in out
+    assert main(["compare", base, new, "--max-drop", "mIoU=0.5", "--md"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_cli_bad_input(tmp_path, capsys):
+    base = write(tmp_path, "base.json", rec(0.7))
+    (tmp_path / "half.json").write_text('{"schema_version": 1, "data')
+    assert main(["compare", base, str(tmp_path / "half.json")]) == 2
+    err = capsys.readouterr().err
+    assert "half.json" in err and len(err.strip().splitlines()) == 1
+    assert main(["compare", base, str(tmp_path / "nope.json")]) == 2
+    assert main(["compare", base, base, "--max-drop", "mIoU=-1"]) == 2
+    assert main(["compare", base, base, "--max-drop", "mIoU"]) == 2
+
+
+def test_per_class_deltas(tmp_path, capsys):
+    def r(road, sky):
+        return RunRecord(dataset="toy@1", split="val", task="semantic", model={"name": "m"}, predictions={},
+                         metrics={"miou@1": {"values": {"mIoU": (road + sky) / 2},
+                                             "per_class": {"road": {"IoU": road}, "sky": {"IoU": sky}}}})
+    res = compare_records(r(0.9, 0.5), r(0.8, 0.6))
+    assert [(x.metric, round(x.delta, 6)) for x in res.per_class] == [("miou@1:road", -10.0), ("miou@1:sky", 10.0)]
+    base, new = write(tmp_path, "b.json", r(0.9, 0.5)), write(tmp_path, "n.json", r(0.8, 0.6))
+    assert main(["compare", base, new, "--md", "--per-class"]) == 0
+    out = capsys.readouterr().out
+    assert "<details>" in out and "| miou@1:road | IoU | 90.00 | 80.00 | -10.00 pp |" in out
+    assert main(["compare", base, new, "--per-class"]) == 0
+    assert "miou@1:sky" in capsys.readouterr().out
