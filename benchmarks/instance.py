@@ -106,6 +106,9 @@ def main(argv=None) -> int:
         json.dump(gt, f)
     with open(rp, "w") as f:
         json.dump(res, f)
+    from segbench.io.coco import _fast_loads
+    print("segbench JSON parser:", "orjson" if _fast_loads() is not None else "json (stdlib)",
+          "(set SEGBENCH_NO_ORJSON=1 to force the standard library)")
     print(f"synthetic set: {args.images} images, {len(gt['annotations'])} GT, {len(res)} detections, "
           f"iou_type={args.iou_type} (generated in {time.perf_counter() - t0:.1f}s)")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}

@@ -76,18 +76,31 @@ def _split(gt_json: Path, pred_json: Path):
           ._cached_json(pred_json, False).by_image.items()}
     gfold, pfold = gt.folder_beside(), Path(src.folder)
     t_dec = t_met = 0.0
+    clock = time.process_time  # CPU time of this process: robust on a shared, loaded machine
     for a in gt.annotations:
-        t0 = time.perf_counter()
+        t0 = clock()
         g = read_panoptic_png(gfold / a["file_name"])
         pa = pr[str(a["image_id"])]
         p = read_panoptic_png(pfold / pa["file_name"])
-        t1 = time.perf_counter()
+        t1 = clock()
         pq_image_stats(g, a["segments_info"], p, pa["segments_info"], m._cat_to_index, len(m._names),
                        image=a["image_id"])
-        t2 = time.perf_counter()
+        t2 = clock()
         t_dec += t1 - t0
         t_met += t2 - t1
     return t_dec, t_met
+
+
+def _rss_of_run(gt_json: Path, pred_json: Path, k: int) -> float:
+    """Peak RSS (MB) of a child process evaluating the first k images (memory must not grow with N)."""
+    import subprocess
+    code = ("import resource,sys; from segbench.datasets.coco_panoptic import CocoPanopticStyle; "
+            "from segbench.engine import evaluate_samples; "
+            f"ds=CocoPanopticStyle({str(gt_json)!r}); src=ds.predictions({str(pred_json)!r}); "
+            f"evaluate_samples(ds, src, ds.build_metrics(['pq']), ids=ds.sample_ids()[:{k}]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
 def _decode_backends(files, repeat: int = 1):
@@ -134,33 +147,37 @@ def main(argv=None) -> int:
     print(f"segbench PNG backend: {_choose_backend(None)} (set SEGBENCH_PNG_BACKEND=pil|cv2|spng to force)")
 
     def best(fn):
-        ts, res = [], None
+        ts, cs, res = [], [], None
         for _ in range(args.repeat):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = fn()
             ts.append(time.perf_counter() - t)
-        return min(ts), res
+            cs.append(time.process_time() - c)
+        return min(ts), min(cs), res
 
-    t_ref, ref = best(lambda: _panopticapi(gt, pred))
-    t_1, v1 = best(lambda: _segbench(gt, pred, 1))
-    t_2, v2 = best(lambda: _segbench(gt, pred, 2))
+    t_ref, c_ref, ref = best(lambda: _panopticapi(gt, pred))
+    t_1, c_1, v1 = best(lambda: _segbench(gt, pred, 1))
+    t_2, _, v2 = best(lambda: _segbench(gt, pred, 2))
     diff = max(abs(v1[k] - ref[k]) for k in ref)
     assert v1 == v2, "1 and 2 workers differ"
     t_dec, t_met = _split(gt, pred)
     n = args.n
-    print(f"{'':34s} {'total s':>9s} {'ms/image':>9s} {'speed-up':>9s}")
-    print(f"{'panopticapi (1 process)':34s} {t_ref:9.3f} {1000 * t_ref / n:9.2f} {1.0:9.2f}")
-    print(f"{'segbench 1 worker':34s} {t_1:9.3f} {1000 * t_1 / n:9.2f} {t_ref / t_1:9.2f}")
-    print(f"{'segbench 2 workers':34s} {t_2:9.3f} {1000 * t_2 / n:9.2f} {t_ref / t_2:9.2f}")
+    print(f"{'':28s} {'wall s':>8s} {'ms/image':>9s} {'speed-up':>9s} {'CPU ms/image':>13s} {'CPU speed-up':>13s}")
+    print(f"{'panopticapi (1 process)':28s} {t_ref:8.3f} {1000 * t_ref / n:9.2f} {1.0:9.2f} {1000 * c_ref / n:13.2f} {1.0:13.2f}")
+    print(f"{'segbench 1 worker':28s} {t_1:8.3f} {1000 * t_1 / n:9.2f} {t_ref / t_1:9.2f} {1000 * c_1 / n:13.2f} "
+          f"{c_ref / c_1:13.2f}")
+    print(f"{'segbench 2 workers':28s} {t_2:8.3f} {1000 * t_2 / n:9.2f} {t_ref / t_2:9.2f} {'(wall only)':>13s}")
     print(f"max |segbench - panopticapi| over PQ/SQ/RQ/PQ_th/PQ_st: {diff:.2e}; 1 vs 2 workers identical: True")
-    print(f"segbench 1-worker split: decode {1000 * t_dec / n:.2f} ms/image, metric {1000 * t_met / n:.2f} ms/image "
+    print(f"segbench 1-worker split (CPU time): decode {1000 * t_dec / n:.2f} ms/image, metric {1000 * t_met / n:.2f} ms/image "
           f"-> metric work = {100 * t_met / t_dec:.1f}% of decode; decode = {100 * t_dec / (t_dec + t_met):.0f}% of "
           f"decode+metric")
     files = sorted(Path(str(gt.with_suffix(""))).glob("*.png"))[:50]
     print("decode per PNG (ms):")
     for k, v in _decode_backends(files).items():
         print(f"  {k:32s} {1000 * v:6.2f}")
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print("peak RSS of a fresh process running segbench (1 worker) on the first k images:")
+    for k in sorted({max(1, n // 4), n}):
+        print(f"  k={k:5d}: {_rss_of_run(gt, pred, k):.0f} MB")
     if tmp:
         tmp.cleanup()
     return 0

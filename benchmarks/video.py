@@ -13,23 +13,25 @@ and seeded imperfect predictions as DAVIS PNG folders, then scores them with
 Both include PNG decoding. Prints the seconds of each, the speed ratio and the largest difference of
 the seven summary numbers (they must be identical).
 
+``--ytvis`` instead times YouTube-VIS video AP: segbench ``ytvis_ap`` against the transcription of the
+YouTube-VIS cocoapi fork's ``YTVOSeval`` in ``tests/test_video_ytvis.py`` on seeded fake GT / results.
+
 Usage::
 
     python3 benchmarks/video.py                       # 30 x 50 frames, semi-supervised
     python3 benchmarks/video.py --task unsupervised --sequences 5 --frames 20
+    python3 benchmarks/video.py --ytvis --sequences 50 --frames 20
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import warnings
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -45,8 +47,12 @@ def main(argv=None) -> int:
     ap.add_argument("--task", default="semi-supervised", choices=["semi-supervised", "unsupervised"])
     ap.add_argument("--extra", type=int, default=2, help="spurious proposals per frame (unsupervised)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ytvis", action="store_true", help="time YouTube-VIS AP instead of DAVIS J&F")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning)   # the reference divides 0 / 0 on purpose
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    if args.ytvis:
+        return _ytvis(args)
 
     import test_davis_reference as R  # the literal transcription of davis2017-evaluation
     from segbench.datasets.davis import DavisStyle, make_fake_predictions
@@ -80,6 +86,44 @@ def main(argv=None) -> int:
     print(f"reference (davis2017-evaluation algorithm): {t_ref:8.2f} s")
     print(f"segbench davis_jf (1 worker):               {t_sb:8.2f} s")
     print(f"speed-up: {t_ref / t_sb:.1f}x   max |difference|: {diff:.3g}   (cpu_count={os.cpu_count()})")
+    return 0 if diff <= 1e-9 else 1
+
+
+def _ytvis(args) -> int:
+    import contextlib
+    import io
+    import math
+
+    import test_video_ytvis as Y  # the literal transcription of YTVOSeval
+    from segbench.datasets.youtube_vis import YouTubeVIS, make_fake_results
+    from segbench.engine import evaluate_samples
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        gt = YouTubeVIS.make_fake(tmp / "gt", num_samples=args.sequences, seed=args.seed, frames=args.frames,
+                                  height=min(args.height, 360), width=min(args.width, 640), tracks=5)
+        res = make_fake_results(gt, tmp / "res.json", seed=args.seed + 1, extra=5)
+        print(f"data: {args.sequences} videos x {args.frames} frames, up to 5 tracks + 5 spurious results each")
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            ref, _ = Y.reference_stats(gt, res)
+        t_ref = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ds = YouTubeVIS(gt)
+        ours = evaluate_samples(ds, ds.predictions(res), ds.build_metrics(None)).results["ytvis_ap@1"].values
+        t_sb = time.perf_counter() - t0
+    diff = 0.0
+    for k in ref:
+        r = float(ref[k])
+        o = ours[k]
+        if r == -1:
+            diff = max(diff, 0.0 if math.isnan(o) else 1.0)
+        else:
+            diff = max(diff, abs(o - r))
+        print(f"{k:6s} {r:20.15f} {o:20.15f}")
+    print(f"reference (YTVOSeval transcription): {t_ref:8.2f} s")
+    print(f"segbench ytvis_ap (1 worker):         {t_sb:8.2f} s")
+    print(f"speed-up: {t_ref / t_sb:.1f}x   max |difference|: {diff:.3g}")
     return 0 if diff <= 1e-9 else 1
 
 

@@ -141,6 +141,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--threshold", type=float, help="binarise soft predictions at this value (default half the range)")
     p.add_argument("--resize", choices=["nearest"], help="resize predictions to the GT size")
     p.add_argument("--iou-type", choices=["segm", "bbox"], help="COCO-style instance evaluation type")
+    p.add_argument("--max-dets", help="COCO maxDets per image, comma-separated (default 1,10,100)")
     p.add_argument("--task", help="task variant (e.g. semi-supervised|unsupervised for video)")
     p.add_argument("--gt-folder", help="override the GT PNG folder (panoptic)")
     p.add_argument("--pred-folder", help="override the prediction PNG folder (panoptic)")

@@ -205,12 +205,15 @@ class InstanceMasks:
 
     ``annotations`` is a list of COCO annotation dicts (``id, category_id, segmentation (RLE or
     polygons), area, bbox, iscrowd``); masks stay encoded until a metric needs them.
+    ``instance_ids`` (optional, ``(H, W)`` int) is a raw instance-id map for datasets that store
+    instances that way (Cityscapes ``*_instanceIds.png``: ``label_id * 1000 + k``, else the label id).
     """
 
     height: int
     width: int
     annotations: list = field(default_factory=list)
     image_id: Any = None
+    instance_ids: Any = None
 
     @property
     def shape(self) -> tuple:
@@ -345,20 +348,14 @@ class VideoPrediction:
 
 
 @dataclass(frozen=True)
-class VideoInstances:
-    """Video instance ground truth of one video (YouTube-VIS / OVIS JSON): ``annotations`` are track
-    dicts (``id, category_id, segmentations`` (one RLE / polygon list / None per frame), ``areas``,
-    ``iscrowd``); masks stay encoded until a metric needs them."""
+class VideoInstances(InstanceMasks):
+    """Video instance ground truth of one video (YouTube-VIS / OVIS JSON): an :class:`InstanceMasks`
+    whose ``annotations`` are track dicts (``id, category_id, segmentations`` (one RLE / polygon list /
+    None per frame), ``areas``, ``iscrowd``) over ``length`` frames of ``height x width``; masks stay
+    encoded until a metric needs them."""
 
-    video_id: Any
-    height: int
-    width: int
-    length: int
-    annotations: list = field(default_factory=list)
-
-    @property
-    def shape(self) -> tuple:
-        return (self.height, self.width)
+    video_id: Any = None
+    length: int = 0
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ def _random_labels(rng, shape, n):
     return np.argmin(d, -1) + 1
 
 
-def test_voi_matches_skimage_in_bits():
+def test_voi_matches_skimage():
     from skimage.metrics import variation_of_information
     rng = np.random.default_rng(0)
     for _ in range(20):
         a = _random_labels(rng, (30, 40), int(rng.integers(2, 9)))
         b = _random_labels(rng, (30, 40), int(rng.integers(2, 9)))
         _, voi = FR.rand_index_voi(a, b)
-        h1, h2 = variation_of_information(a, b)  # natural log, conditional entropies
-        assert voi == pytest.approx((h1 + h2) / np.log(2), abs=1e-9)
+        h1, h2 = variation_of_information(a, b)  # conditional entropies in bits (log2)
+        assert voi == pytest.approx(h1 + h2, abs=1e-9)
 
 
 def test_rand_index_consistent_with_skimage_adapted_rand():
@@ -115,3 +115,16 @@ def test_bsds_regions_bad_input():
         m.update(HierarchyPrediction([np.ones((10, 10), int)]), Sample("x", None, BoundaryMaps(b, s)))
     with pytest.raises(BadInputError, match="segmentations"):
         m.update(HierarchyPrediction([s[0]]), Sample("x", None, BoundaryMaps(b, None)))
+
+
+def test_region_image_eval_equals_the_per_function_definitions():
+    b, s = load_bsds_groundtruth(DATA / "groundTruth" / "test" / "101027.mat")
+    rng = np.random.default_rng(0)
+    segs = [s[0], np.ones_like(s[0]), s[1] * 3 + rng.integers(0, 2, s[1].shape), s[2] - 1]  # last has label 0
+    out = FR.region_image_eval(segs, s)
+    for k, seg in enumerate(segs):
+        cr, sr, cp, sp, _ = FR.covering_counts(seg, s)
+        assert out["cntR"][k] == pytest.approx(cr) and out["sumR"][k] == sr
+        assert out["cntP"][k] == pytest.approx(cp) and out["sumP"][k] == sp
+        assert out["RI"][k] == pytest.approx(np.mean([FR.rand_index_voi(seg, g)[0] for g in s]), abs=1e-12)
+        assert out["VOI"][k] == pytest.approx(np.mean([FR.rand_index_voi(seg, g)[1] for g in s]), abs=1e-12)

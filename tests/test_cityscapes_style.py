@@ -151,3 +151,31 @@ def test_cli_eval_style(tmp_path, capsys):
     code = main(["eval", str(tmp_path / "empty"), "--dataset", "cityscapes-style", "--gt", str(gt)])
     o, e = capsys.readouterr()
     assert code == 2 and "found none" in e
+
+
+def test_real_binary_labels_0_255_and_16bit_soft_predictions(data_dir, tmp_path):
+    """Real ISBI files: 0/255 label PNGs (255 is a class here, not ignore) and a U-Net's 16-bit
+    256x256 soft maps (threshold + nearest resize)."""
+    gt = data_dir / "semantic" / "gt"
+    preds = data_dir / "semantic" / "pred"
+    ds = CityscapesStyle(gt)
+    ls = ds.label_space()
+    assert ls.names == ["membrane", "cell"]
+    s = ds.load("0")
+    raw = np.array(Image.open(gt / "0.png"))
+    assert (s.target.mask == (raw == 255)).all()          # 0 -> 0, 255 -> 1, nothing ignored
+    with pytest.raises(BadInputError, match="512x512.*256x256"):
+        _run(gt, preds, threshold=0.5)
+    rec, _ = _run(gt, preds, threshold=0.5, resize="nearest")
+    # reference: binarise at half the 16-bit range, nearest-upsample x2, confusion by hand
+    cm = np.zeros((2, 2), np.int64)
+    for k in ("0", "1"):
+        g = (np.array(Image.open(gt / f"{k}.png")) == 255).astype(np.int64)
+        p = (np.array(Image.open(preds / f"{k}.png")).astype(np.int64) > 32767.5).astype(np.int64)
+        p = p.repeat(2, 0).repeat(2, 1)
+        cm += np.bincount(g.ravel() * 2 + p.ravel(), minlength=4).reshape(2, 2)
+    tp = np.diag(cm)
+    iou = tp / (cm.sum(0) + cm.sum(1) - tp)
+    vals = rec.metrics["miou@1"]["values"]
+    assert vals["mIoU"] == pytest.approx(iou.mean(), abs=1e-12)
+    assert rec.metrics["miou@1"]["artifacts"]["confusion_matrix"] == cm.tolist()

@@ -225,3 +225,20 @@ def test_model_name_for_user_predictions(isbi, tmp_path, capsys):
     from segbench.results import ResultsStore
     assert [r.model_name for r in ResultsStore(db).records()] == ["my-unet"]
     assert "model my-unet" in out
+
+
+def test_two_eval_runs_record_at_once(isbi, tmp_path):
+    """Two `segbench eval --record` processes on one results store: both rows land, none is torn."""
+    from segbench.results import ResultsStore
+    root, preds = isbi
+    db = tmp_path / "shared.db"
+    procs = [subprocess.Popen([sys.executable, "-m", "segbench", "eval", str(preds), "--dataset", "isbi-membrane",
+                               "--gt", str(root), "--record", "--db", str(db), "--model-name", name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("run-a", "run-b")]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    recs = ResultsStore(db).records()
+    assert sorted(r.model_name for r in recs) == ["run-a", "run-b"]
+    assert recs[0].metrics == recs[1].metrics

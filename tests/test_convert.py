@@ -206,3 +206,46 @@ def test_cli_convert_roundtrip(tmp_path):
     r = evaluate_samples(ds, ds.predictions(tmp_path / "comb.json"), ds.build_metrics(["pq"])).results["pq@1"]
     assert r.values["PQ"] > 0.99  # everything but the crowd regions is reproduced exactly
     assert main(["convert"]) == 2
+
+
+def test_two_channel_writer_roundtrip(tmp_path):
+    from segbench.io.panoptic import ids_to_two_channel, write_two_channel_png
+    js, items = _real()
+    things = [c for c in js.categories if js.categories[c]["isthing"]]
+    for a, ids in items:
+        two = ids_to_two_channel(ids, a["segments_info"], things)
+        write_two_channel_png(tmp_path / a["file_name"], two)
+        c, i = read_two_channel_png(tmp_path / a["file_name"])
+        assert (c == two[..., 0]).all() and (i == two[..., 1]).all()
+        pan, segs = two_channel_to_ids(c, i, js.categories)
+        # crowd and non-crowd instances of one class stay distinct segments; categories are kept
+        want = {k: v[0] for k, v in _partition(ids, a["segments_info"]).items()}
+        assert {k: v[0] for k, v in _partition(pan, segs).items()} == want
+
+
+def test_combine_files_with_semantic_png_folder(tmp_path):
+    from PIL import Image
+    from segbench.convert import combine_files
+    js, items = _real()
+    (tmp_path / "sem").mkdir()
+    inst = []
+    for a, ids in items:
+        sem = panoptic_to_semantic(ids, a["segments_info"])
+        Image.fromarray(sem.astype(np.uint8)).save(tmp_path / "sem" / a["file_name"])
+        for d in panoptic_to_detection(ids, a["segments_info"], a["image_id"], js.categories, things_only=True):
+            if not d["iscrowd"]:
+                inst.append(dict(d, score=0.8))
+    json.dump(inst, open(tmp_path / "inst.json", "w"))
+    out = combine_files(tmp_path / "sem", tmp_path / "inst.json", DATA / "images_info_examples.json",
+                        DATA / "panoptic_coco_categories.json", tmp_path / "pan.json", stuff_area_limit=0)
+    got = load_panoptic_json(out)
+    for a, ids in items:
+        b = got.by_image[a["image_id"]]
+        mine = read_panoptic_png(tmp_path / "pan" / b["file_name"])
+        want = {k: v[0] for k, v in _partition(ids, a["segments_info"]).items() if not v[1]}
+        have = {k: v[0] for k, v in _partition(mine, b["segments_info"]).items()}
+        assert want.items() <= have.items()  # every non-crowd segment is reproduced exactly
+    with pytest.raises(Exception, match="semantic label PNG"):
+        (tmp_path / "sem" / items[0][0]["file_name"]).unlink()
+        combine_files(tmp_path / "sem", tmp_path / "inst.json", DATA / "images_info_examples.json",
+                      DATA / "panoptic_coco_categories.json", tmp_path / "pan2.json")

@@ -236,3 +236,10 @@ def test_idrid_aupr_matches_bruteforce():
         auc, ap = _ref_pr(np.concatenate(all_s[c]), np.concatenate(all_g[c]))
         assert abs(r.per_class[name]["AUPR"] - auc) < 1e-12
         assert abs(r.per_class[name]["AP"] - ap) < 1e-12
+
+
+def test_rle_many_runs_path_matches_reference():
+    m = np.random.default_rng(7).random((500, 500)) < 0.5  # ~62500 runs: the difference-array path
+    s = rle_encode(m)
+    assert len(s.split()) // 2 > 50_000
+    assert (rle_decode(s, m.shape) == m).all() and (rle_decode(s, m.shape) == _ref_decode(s, m.shape)).all()

@@ -141,3 +141,30 @@ def test_real_davis_frames_equal_reference():
         gt = np.array(Image.open(f)) > 0
         pr = np.array(Image.open(res / f.name)) == 1
         assert db.boundary_f(pr, gt) == ref_f_measure(pr, gt)
+
+
+def test_property_boundary_counts_match_reference_maps():
+    """Hypothesis: counts equal those of the reference boundary maps and cv2 dilations, any mask pair."""
+    hyp = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(st.integers(1, 40), st.integers(1, 40), st.data(), st.sampled_from([0.008, 0.1, 1, 3]))
+    def check(h, w, data, th):
+        a = data.draw(arrays(bool, (h, w)))
+        b = data.draw(arrays(bool, (h, w)))
+        r = db.bound_pix((h, w), th)
+        fa, fb = vos_utils._seg2bmap(a.copy()), vos_utils._seg2bmap(b.copy())
+        k = disk(r).astype(np.uint8)
+        da = cv2.dilate(fa.astype(np.uint8), k).astype(bool)
+        dbm = cv2.dilate(fb.astype(np.uint8), k).astype(bool)
+        c = db.boundary_counts(a, b, th)
+        exp = (int((fa & dbm).sum()), int(fa.sum()), int((fb & da).sum()), int(fb.sum()))
+        if exp[1] == 0 or exp[3] == 0:
+            exp = (0, exp[1], 0, exp[3])
+        assert tuple(c) == exp
+
+    assert hyp is not None
+    check()

@@ -410,3 +410,32 @@ def test_adapter_is_picklable(tmp_path):
     ds = DavisStyle(root, task="unsupervised")
     ds2 = pickle.loads(pickle.dumps(ds))
     assert ds2.sample_ids() == ds.sample_ids() and ds2.vos_task == "unsupervised"
+
+
+def test_api_without_frame_names_and_with_paths_only(tmp_path):
+    gt = _seq(K=2, seed=9)
+    pred = gt.copy()
+    pred[2][pred[2] == 1] = 0
+    ref = _score(gt, pred)
+    m = DavisJF(None)
+    m.update(VideoPrediction(frames=None, masks=pred), Sample("s", None, VideoMasks(frames=None, masks=gt)))
+    assert m.compute().values == ref.values
+    # masks given only as paths (2016-style grayscale GT, palette predictions)
+    gpaths, ppaths = [], []
+    for i, (g, p) in enumerate(zip(gt, pred)):
+        gp, pp = tmp_path / "g" / f"{i:05d}.png", tmp_path / "p" / f"{i:05d}.png"
+        write_mask_png(gp, np.where(g == 1, 255, 0), mode="L")
+        write_mask_png(pp, np.where(p == 1, 1, 0))
+        gpaths.append(gp); ppaths.append(pp)
+    frames = [f"{i:05d}" for i in range(len(gt))]
+    m = DavisJF(None)
+    m.update(VideoPrediction(frames=frames, paths=ppaths), Sample("s", None, VideoMasks(frames=frames, paths=gpaths)))
+    ref1 = _score((gt == 1).astype(np.uint8), np.where(pred == 1, 1, 0).astype(np.uint8))
+    assert m.compute().values == ref1.values
+
+
+def test_davis2017_root_may_be_the_extraction_folder(tmp_path):
+    Davis2017.make_fake(tmp_path / "DAVIS", num_samples=2, seed=4, frames=3, height=12, width=20)
+    ds = Davis2017(tmp_path)          # the folder the archive was extracted into
+    assert ds.sample_ids() == ["fake-000", "fake-001"]
+    assert "DAVIS" in ds.load("fake-000").meta["annotations_dir"]

@@ -80,7 +80,16 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         if rng and mode != "ignore-range":
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= total:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{total}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         srv.count += 1
+        if rng and mode == "bad-range":  # answers 206 but with the wrong range (from byte 0)
+            self._send_body(data, 0, total, partial=True, drop=False)
+            return
         drop = mode in ("drop", "ignore-range") and srv.count == 1
         self._send_body(data, start, total, partial=bool(rng) and mode != "ignore-range", drop=drop)
 
@@ -397,3 +406,108 @@ def test_prepare_from_user_folder(tmp_path):
     (dl / "pack.zip").write_bytes(b"corrupt")
     with pytest.raises(DownloadError, match="sha256"):
         prepare_dataset(_DS, dl, tmp_path / "root2")
+
+
+def test_complete_part_file_and_416(server, tmp_path):
+    # an interrupted run that had received every byte but not verified yet: the server answers 416
+    (tmp_path / "g.bin.part").write_bytes(PAYLOAD)
+    entry = ManifestFile("g.bin", server.url + "/g.bin", sha256=SHA)
+    fetch_file(entry.url, tmp_path / "g.bin", entry, session=_sess(), backoff=0)
+    assert (tmp_path / "g.bin").read_bytes() == PAYLOAD
+    # a part file longer than the remote file is not trusted: restarted from byte 0
+    (tmp_path / "h.bin.part").write_bytes(PAYLOAD + b"junk")
+    fetch_file(server.url + "/h.bin", tmp_path / "h.bin", ManifestFile("h.bin", None, sha256=SHA), session=_sess(),
+               backoff=0)
+    assert (tmp_path / "h.bin").read_bytes() == PAYLOAD
+
+
+def test_progress_bar_on_terminal(server, tmp_path):
+    buf = io.StringIO()
+    con = Console(file=buf, force_terminal=True, width=120)
+    fetch_file(server.url + "/p.bin", tmp_path / "p.bin", ManifestFile("p.bin", None, sha256=SHA), session=_sess(),
+               console=con, backoff=0)
+    assert "p.bin" in buf.getvalue() and (tmp_path / "p.bin").read_bytes() == PAYLOAD
+
+
+def test_download_refuses_evil_archive_from_server(server, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        _file(tf, "ok.txt")
+        _special(tf, "escape", tarfile.SYMTYPE, "../../../../etc")
+    server.data = buf.getvalue()
+
+    class _DS(DatasetAdapter):
+        spec = DatasetSpec("evil-ds", "1", "semantic", obtain="url",
+                           files=(ManifestFile("evil.tgz", server.url + "/evil.tgz", extract=True),))
+    with pytest.raises(UnsafeArchiveError, match="pointing out"):
+        download_dataset(_DS, tmp_path / "evil", backoff=0)
+    assert sorted(p.name for p in (tmp_path / "evil").iterdir()) == [LOCAL_MANIFEST, "evil.tgz"]
+    assert not LocalManifest(tmp_path / "evil").get("evil.tgz").get("extracted")
+
+
+def test_cli_download_voc_from_local_server_then_eval(server, tmp_path, monkeypatch, capsys):
+    """`segbench download voc2012` end to end (the manifest URL pointed at 127.0.0.1): fetch, md5 check,
+    safe extraction, `segbench datasets` shows it verified, and the dataset evaluates."""
+    import dataclasses
+    from PIL import Image
+    from segbench.cli import main
+    from segbench.datasets.voc import VOC2012
+    src = tmp_path / "src"
+    VOC2012.make_fake(src, 3, 0)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.add(src / "VOCdevkit", arcname="VOCdevkit")
+    server.data = buf.getvalue()
+    entry = ManifestFile("VOCtrainval_11-May-2012.tar", server.url + "/VOCtrainval_11-May-2012.tar",
+                         md5=hashlib.md5(server.data).hexdigest(), size=len(server.data), extract=True)
+    monkeypatch.setattr(VOC2012, "spec", dataclasses.replace(VOC2012.spec, files=(entry,)))
+    base = tmp_path / "data"
+    monkeypatch.setenv("SEGBENCH_DATA", str(base))
+    assert main(["download", "voc2012"]) == 0
+    assert (base / "voc2012" / "VOCdevkit" / "VOC2012" / "SegmentationClass").is_dir()
+    capsys.readouterr()
+    assert main(["datasets", "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "voc2012")
+    assert row["on_disk"] and row["verified"]
+    ds = VOC2012(None)  # default root: $SEGBENCH_DATA/voc2012
+    preds = tmp_path / "preds"; preds.mkdir()
+    for sid in ds.sample_ids():
+        m = ds.load(sid).target.mask
+        Image.fromarray(m).save(preds / f"{sid}.png")
+    out = tmp_path / "r.json"
+    assert main(["eval", str(preds), "--dataset", "voc2012", "--gt", str(base / "voc2012"), "--json", str(out)]) == 0
+    vals = next(v["values"] for k, v in json.loads(out.read_text())["metrics"].items() if k.startswith("miou@"))
+    assert vals["mIoU"] == 1.0
+
+
+def test_inconsistent_range_answer_restarts(server, tmp_path):
+    server.mode = "bad-range"
+    (tmp_path / "i.bin.part").write_bytes(PAYLOAD[:5000])
+    entry = ManifestFile("i.bin", server.url + "/i.bin", sha256=SHA)
+    fetch_file(entry.url, tmp_path / "i.bin", entry, session=_sess(), backoff=0)
+    assert (tmp_path / "i.bin").read_bytes() == PAYLOAD
+    gets = [h for m, p, h, *_ in server.log if m == "GET"]
+    assert gets[0]["Range"] == "bytes=5000-" and "Range" not in gets[1]
+
+
+def test_root_lock_and_free_space(server, tmp_path, monkeypatch):
+    import shutil as _sh
+    from segbench.datasets.download import LOCK_NAME
+    from segbench.errors import UsageError
+
+    class _DS(DatasetAdapter):
+        spec = DatasetSpec("lock-ds", "1", "semantic", obtain="url",
+                           files=(ManifestFile("a.bin", server.url + "/a.bin", sha256=SHA, size=len(PAYLOAD)),))
+    root = tmp_path / "r"; root.mkdir()
+    (root / LOCK_NAME).write_text(str(os.getppid()))  # a live process holds the root
+    with pytest.raises(UsageError, match="pid"):
+        download_dataset(_DS, root, backoff=0)
+    (root / LOCK_NAME).write_text("999999999")  # stale lock: taken over, removed afterwards
+    download_dataset(_DS, root, backoff=0)
+    assert (root / "a.bin").read_bytes() == PAYLOAD and not (root / LOCK_NAME).exists()
+    usage = _sh.disk_usage(tmp_path)
+    monkeypatch.setattr("segbench.datasets.download.shutil.disk_usage",
+                        lambda p: type(usage)(usage.total, usage.total - 10, 10))
+    with pytest.raises(DownloadError, match="free"):
+        download_dataset(_DS, tmp_path / "r2", backoff=0)
+    download_dataset(_DS, root, backoff=0)  # already verified: nothing to fetch, no space needed

@@ -170,3 +170,31 @@ def test_coco_official_layout_fake_and_txt_predictions(tmp_path):
     b = evaluate_samples(ds, ds.predictions(tmp_path / "rle.json"), ds.build_metrics(None)).results
     (k,) = a
     assert np.array_equal(_values(a[k]), _values(b[k]))
+
+
+def test_pr_curve_figure_in_report(fake):
+    from segbench.engine import evaluate_run
+    from segbench.report.figures import render_figures
+    ds = CocoStyle(fake / "instances.json")
+    rec, _ = evaluate_run(ds, ds.predictions(fake / "results.json"), ds.build_metrics(None))
+    figs = render_figures(rec)
+    assert any("pr_curves" in title for title, _ in figs)
+    assert all(uri.startswith("data:image/png;base64,") for _, uri in figs)
+
+
+def test_cli_max_dets(fake, tmp_path):
+    out = tmp_path / "rec.json"
+    rc = main(["eval", str(fake / "results.json"), "--dataset", "coco-style", "--gt", str(fake / "instances.json"),
+               "--max-dets", "1,5,20", "--iou-type", "bbox", "--json", str(out)])
+    assert rc == 0
+    vals = json.loads(out.read_text())["metrics"]["coco_ap@1"]["values"]
+    assert "AR5" in vals and "AR20" in vals
+    with contextlib.redirect_stdout(io.StringIO()):
+        cg = COCO(str(fake / "instances.json"))
+        E = COCOeval(cg, cg.loadRes(str(fake / "results.json")), "bbox")
+        E.params.maxDets = [1, 5, 20]
+        E.evaluate()
+        E.accumulate()
+        E.summarize()
+    got = np.array([(-1.0 if v is None else v) for v in vals.values()])
+    assert np.max(np.abs(got - E.stats)) <= 1e-12

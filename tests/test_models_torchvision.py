@@ -114,8 +114,14 @@ def test_label_space_mismatch_refused_and_custom_classes(tmp_path):
         w.bind(FakeDataset(LabelSpace.from_names(list("abcd"))))
 
 
-COCO_DS = LabelSpace([ClassSpec("person", 1, 0, is_thing=True), ClassSpec("car", 3, 1, is_thing=True),
-                      ClassSpec("dog", 18, 2, is_thing=True)], name="coco-like")
+def _coco_ds(drop=()):
+    det = pytest.importorskip("torchvision.models.detection")
+    cats = det.MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    rows = [(i, n) for i, n in enumerate(cats) if n not in ("__background__", "N/A") and i not in drop]
+    return LabelSpace([ClassSpec(n, i, t, is_thing=True) for t, (i, n) in enumerate(rows)], name="coco-like")
+
+
+COCO_DS = _coco_ds()
 
 
 @pytest.mark.parametrize("name,builder", [("tv-maskrcnn-resnet50-fpn", "maskrcnn_resnet50_fpn"),
@@ -135,13 +141,18 @@ def test_maskrcnn_matches_reference(tmp_path, name, builder):
     pred = w.predict(Sample("5", img, None, {"image_id": 5}))
     with torch.no_grad():
         ref = model([torch.from_numpy(img).permute(2, 0, 1).float() / 255])[0]
-    keep = [i for i, lab in enumerate(ref["labels"].tolist()) if lab in (1, 3, 18)]
-    assert len(pred.detections) == len(keep)
+    keep = list(range(len(ref["labels"])))
+    assert len(keep) > 0 and len(pred.detections) == len(keep)
     for d, i in zip(pred.detections, keep):
         assert d["image_id"] == 5 and d["category_id"] == int(ref["labels"][i])
         assert d["score"] == pytest.approx(float(ref["scores"][i]))
         m = mu.decode(dict(d["segmentation"], counts=d["segmentation"]["counts"].encode()))
         assert np.array_equal(m.astype(bool), (ref["masks"][i, 0] > 0.5).numpy())
     assert pred.detections == w.predict(Sample("5", img, None, {"image_id": 5})).detections
+    first = int(ref["labels"][0])  # a dataset without that class: its detections are dropped
+    w.bind(FakeDataset(_coco_ds(drop={first})))
+    sub = w.predict(Sample("5", img, None, {"image_id": 5})).detections
+    assert len(sub) == sum(1 for lab in ref["labels"].tolist() if lab != first)
+    assert all(d["category_id"] != first for d in sub)
     with pytest.raises(UsageError, match="cannot predict"):
         w.bind(FakeDataset(LabelSpace.from_names(["zebra-crossing"])))

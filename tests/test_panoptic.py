@@ -52,16 +52,19 @@ def _segbench(ds, pred_json, workers=1, metrics=("pq",), **opts):
     return out
 
 
-def _assert_parity(values, per_class, ref, label_space):
+def _assert_parity(values, per_class, ref, label_space, artifacts=None):
     for suf, key in (("", "All"), ("_th", "Things"), ("_st", "Stuff")):
         for m in ("PQ", "SQ", "RQ"):
             assert abs(values[m + suf] - ref[key][m.lower()]) <= TOL, (m + suf, values[m + suf], ref[key])
-        assert values["N" + suf] == ref[key]["n"]
+        if artifacts is not None:
+            assert artifacts["num_classes_averaged"]["N" + suf] == ref[key]["n"]
     checked = 0
     for c in label_space.eval_classes:
         s = ref["stat"].pq_per_cat[c.id]
         pc = per_class[c.name]
-        assert (pc["tp"], pc["fp"], pc["fn"]) == (s.tp, s.fp, s.fn), c.name
+        if artifacts is not None:
+            k = artifacts["classes"].index(c.name)
+            assert (artifacts["tp"][k], artifacts["fp"][k], artifacts["fn"][k]) == (s.tp, s.fp, s.fn), c.name
         if s.tp + s.fp + s.fn:
             checked += 1
             for m in ("pq", "sq", "rq"):
@@ -133,7 +136,7 @@ def test_identity_on_real_samples(tmp_path):
     out = _segbench(ds, gt_json, pred_folder=str(tmp_path / "gt"))
     r = out.results["pq@1"]
     ref = _panopticapi(gt_json, gt_json, pred_folder=str(tmp_path / "gt"))
-    _assert_parity(r.values, r.per_class, ref, ds.label_space())
+    _assert_parity(r.values, r.per_class, ref, ds.label_space(), r.artifacts)
     assert r.values["PQ"] == 1.0 and r.values["SQ"] == 1.0
 
 
@@ -142,7 +145,7 @@ def test_parity_real_samples_perturbed(tmp_path, seed, strength):
     gt_json, pred = _perturbed_copy(tmp_path, seed, strength)
     ds = CocoPanopticStyle(gt_json)
     r = _segbench(ds, pred).results["pq@1"]
-    _assert_parity(r.values, r.per_class, _panopticapi(gt_json, pred), ds.label_space())
+    _assert_parity(r.values, r.per_class, _panopticapi(gt_json, pred), ds.label_space(), r.artifacts)
     assert 0 < r.values["PQ"] < 1
 
 
@@ -158,7 +161,7 @@ def test_parity_synthetic_crowd_void(tmp_path, seed):
     ds = CocoPanopticStyle(gt_json)
     r = _segbench(ds, pred).results["pq@1"]
     ref = _panopticapi(gt_json, pred)
-    _assert_parity(r.values, r.per_class, ref, ds.label_space())
+    _assert_parity(r.values, r.per_class, ref, ds.label_space(), r.artifacts)
     # per-sample values exist for each image
     assert set(r.per_sample) == set(ds.sample_ids())
 
@@ -204,7 +207,7 @@ def test_parity_handmade_edge_cases(tmp_path):
     ds = CocoPanopticStyle(tmp_path / "gt.json")
     r = _segbench(ds, tmp_path / "pred.json").results["pq@1"]
     ref = _panopticapi(tmp_path / "gt.json", tmp_path / "pred.json")
-    _assert_parity(r.values, r.per_class, ref, ds.label_space())
+    _assert_parity(r.values, r.per_class, ref, ds.label_space(), r.artifacts)
     # gt_area="png" is the documented alternative and differs here
     from segbench.metrics import get_metric
     m = get_metric("pq", ds.label_space(), gt_area="png")
@@ -241,7 +244,8 @@ def test_workers_and_state_merge_identical(tmp_path):
         assert np.array_equal(h1.state_dict()[k], whole.state_dict()[k])
     assert np.allclose(h1.state_dict()["iou"], whole.state_dict()["iou"], rtol=0, atol=1e-12)
     ref = _panopticapi(gt_json, pred, gt_folder=str(gt_json.with_suffix("")))
-    _assert_parity(one.results["pq@1"].values, one.results["pq@1"].per_class, ref, ds.label_space())
+    _assert_parity(one.results["pq@1"].values, one.results["pq@1"].per_class, ref, ds.label_space(),
+                   one.results["pq@1"].artifacts)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -343,8 +347,10 @@ def test_cityscapes_panoptic_parity(tmp_path):
             assert abs(r.values[m + suf] - ref[key][m.lower()]) <= TOL
     names = {c["id"]: c["name"] for c in gt.categories.values()}
     for cid, v in ref["per_class"].items():
-        if r.per_class[names[cid]]["tp"] + r.per_class[names[cid]]["fp"] + r.per_class[names[cid]]["fn"]:
+        if not np.isnan(r.per_class[names[cid]]["pq"]):
             assert abs(r.per_class[names[cid]]["pq"] - v["pq"]) <= TOL
+        else:
+            assert v["pq"] == 0.0
 
 
 # --------------------------------------------------------------------------- PQ† vs torchmetrics
@@ -430,3 +436,92 @@ def test_cli_eval_coco_panoptic_style(tmp_path, capsys):
     rc = main(["eval", str(pred), "--dataset", "coco-panoptic-style", "--gt", str(gt_json)])
     err = capsys.readouterr().err
     assert rc == 2 and "gt_pngs" not in err and "folder" in err
+
+
+def test_official_layout_missing_void_and_record(tmp_path):
+    from segbench.cli import main
+    pytest.importorskip("segbench.report.tables")
+    root = CocoPanoptic.make_fake(tmp_path / "coco", num_samples=5, seed=9, size=(32, 40))
+    gt_json = root / "annotations" / "panoptic_val2017.json"
+    pred = write_fake_predictions(gt_json, tmp_path / "pred.json", seed=2)
+    d = json.load(open(pred))
+    dropped = d["annotations"].pop(0)
+    json.dump(d, open(pred, "w"))
+    assert main(["eval", str(pred), "--dataset", "coco-panoptic", "--gt", str(root)]) == 2  # missing prediction
+    out = tmp_path / "r.json"
+    assert main(["eval", str(pred), "--dataset", "coco-panoptic", "--gt", str(root), "--missing", "void",
+                 "--json", str(out), "--fail-under", "PQ=0.0"]) == 0
+    vals = json.load(open(out))["metrics"]["pq@1"]
+    # the missing image counts as all-void: its GT segments are false negatives
+    ds = CocoPanoptic(root)
+    rest = evaluate_samples(ds, ds.predictions(pred), ds.build_metrics(["pq"]), ids=ds.sample_ids()[1:]).metrics[0]
+    gt0 = load_panoptic_json(gt_json).by_image[dropped["image_id"]]["segments_info"]
+    n0 = sum(1 for s in gt0 if not s["iscrowd"])
+    assert sum(vals["artifacts"]["fn"]) == int(rest.state_dict()["fn"].sum()) + n0
+    assert sum(vals["artifacts"]["fp"]) == int(rest.state_dict()["fp"].sum())
+    assert str(dropped["image_id"]) in vals["per_sample"]
+    assert main(["eval", str(pred), "--dataset", "coco-panoptic", "--gt", str(root), "--missing", "void",
+                 "--fail-under", "PQ=0.99"]) == 1
+
+
+def test_fuzz_tiny_images_vs_panopticapi(tmp_path):
+    """Seeded fuzz on tiny maps: few ids so that overlaps, crowd, void, JSON areas that disagree with the
+    PNG, GT ids missing from the JSON, and id 0 listed as a segment all occur."""
+    rng = np.random.default_rng(123)
+    cats = [{"id": 1, "name": "a", "isthing": 1}, {"id": 2, "name": "b", "isthing": 1},
+            {"id": 3, "name": "c", "isthing": 0}, {"id": 4, "name": "d", "isthing": 0}]
+    gts, prs = [], []
+    for k in range(40):
+        h, w = int(rng.integers(1, 7)), int(rng.integers(1, 9))
+        gpool = rng.choice(np.arange(1, 40), size=int(rng.integers(1, 5)), replace=False).tolist() + [0]
+        ppool = rng.choice(np.arange(1, 40), size=int(rng.integers(1, 5)), replace=False).tolist() + [0]
+        g = rng.choice(gpool, size=(h, w)).astype(np.uint32)
+        if rng.random() < 0.5:  # blocky maps: more matches
+            g = np.repeat(g[:, :1], w, axis=1)
+        p = np.where(rng.random((h, w)) < 0.8, g * 100 % 97 + 1, rng.choice(ppool, size=(h, w))).astype(np.uint32)
+        p[rng.random((h, w)) < 0.1] = 0
+        gsegs = []
+        for sid in sorted(set(g.ravel().tolist())):
+            if sid == 0 and rng.random() < 0.85:
+                continue
+            if rng.random() < 0.1:
+                continue  # id in the PNG but not in the JSON
+            area = int((g == sid).sum())
+            if rng.random() < 0.15:
+                area += int(rng.integers(-area + 1, 5)) if area > 1 else 1
+            gsegs.append({"id": int(sid), "category_id": int(rng.integers(1, 5)),
+                          "iscrowd": int(rng.random() < 0.25), "area": area})
+        if rng.random() < 0.2:
+            gsegs.append({"id": 999, "category_id": 1, "iscrowd": 0, "area": 3})  # absent from the PNG
+        psegs = [{"id": int(sid), "category_id": int(rng.integers(1, 5))}
+                 for sid in sorted(set(p.ravel().tolist())) if sid != 0 or rng.random() < 0.1]
+        a, b = _write_case(tmp_path, f"im{k}", g, gsegs, p, psegs, cats)
+        gts.append(a)
+        prs.append(b)
+    write_panoptic_json(tmp_path / "gt.json", gts, cats)
+    write_panoptic_json(tmp_path / "pred.json", prs, cats)
+    ds = CocoPanopticStyle(tmp_path / "gt.json")
+    r = _segbench(ds, tmp_path / "pred.json").results["pq@1"]
+    ref = _panopticapi(tmp_path / "gt.json", tmp_path / "pred.json")
+    _assert_parity(r.values, r.per_class, ref, ds.label_space(), r.artifacts)
+
+
+def test_validate_segments_and_gt_validation(tmp_path):
+    from segbench.io.panoptic import validate_segments
+    segs = [{"id": 3, "category_id": 1}, {"id": 4, "category_id": 2}]
+    validate_segments(segs, {1, 2}, "img", present_ids=np.array([0, 3, 4]))
+    with pytest.raises(BadInputError, match=r"image 'img': segment 5 is in the PNG but not in the JSON"):
+        validate_segments(segs, {1, 2}, "img", present_ids=np.array([3, 4, 5]))
+    with pytest.raises(BadInputError, match=r"image 'img': segment 4 is in the JSON's segments_info but not in the PNG"):
+        validate_segments(segs, {1, 2}, "img", present_ids=np.array([3]))
+    with pytest.raises(BadInputError, match=r"image 'img': segment 4 has category_id 2, which is not in the categories"):
+        validate_segments(segs, {1}, "img")
+    with pytest.raises(BadInputError, match=r"image 'img': segment id 3 appears twice"):
+        validate_segments(segs + segs[:1], {1, 2}, "img")
+    gt_json = write_fake_panoptic(tmp_path / "gt.json", num_samples=3, seed=4, size=(20, 24))
+    CocoPanopticStyle(gt_json).validate()  # the fake twin is valid
+    d = json.load(open(gt_json))
+    d["annotations"][1]["segments_info"].pop()
+    json.dump(d, open(gt_json, "w"))
+    with pytest.raises(BadInputError, match=rf"image {d['annotations'][1]['image_id']}: segment \d+ is in the PNG"):
+        CocoPanopticStyle(gt_json).validate()

@@ -213,3 +213,21 @@ def test_render_report_without_reported(tmp_path):
     out = render_report([rec("a", 0.5)], tmp_path, reported=False)
     df = out["boards"][("cityscapes", "semantic")]
     assert df["source"].tolist() == ["segbench"]
+
+
+def test_broken_figure_hook_does_not_sink_the_report(monkeypatch):
+    import sys
+    import types
+    mod = types.ModuleType("segbench_test_badfig")
+
+    def bad(artifact, result, record, metric_key):
+        raise ValueError("boom")
+
+    mod.bad = bad
+    monkeypatch.setitem(sys.modules, "segbench_test_badfig", mod)
+    monkeypatch.setitem(FIGURES, "bad_art", "segbench_test_badfig:bad")
+    r = rec("a", 0.5, per_class={"x": {"IoU": 0.5}}, cm=[[1]])
+    r.metrics["miou@1"]["artifacts"]["bad_art"] = [1]
+    with pytest.warns(UserWarning, match="boom"):
+        figs = render_figures(r)
+    assert len(figs) == 1  # the confusion matrix still drawn

@@ -100,20 +100,12 @@ def read_array(path) -> np.ndarray:
 def read_label(path) -> np.ndarray:
     """Read a single-channel label image (L / P / I;16) as an integer ``(H, W)`` array.
 
-    Uses :func:`segbench.io.labels.read_label_png` when the module provides it.
+    PNGs go through :func:`segbench.io.labels.read_label` (P-mode → palette indices, RGB refused);
+    other formats (TIFF) through :func:`read_array`.
     """
-    try:  # prefer the shared label reader when it is there
-        from ..io import labels as _labels  # noqa: F401
-        reader = getattr(_labels, "read_label_png", None)
-    except ImportError:
-        reader = None
-    if reader is not None and str(path).lower().endswith(".png"):
-        try:
-            arr = np.asarray(reader(path))
-            if arr.ndim == 2:
-                return arr
-        except TypeError:
-            pass
+    if str(path).lower().endswith(".png"):
+        from ..io.labels import read_label as _read_label_png
+        return _read_label_png(path)
     arr = read_array(path)
     if arr.ndim == 3:
         raise BadInputError(f"expected a single-channel label image (L or P mode), found {arr.shape[2]} "
@@ -132,6 +124,10 @@ def decode_colors(rgb: np.ndarray, colors: Iterable, ids: Iterable[int], unknown
     if a.ndim != 3 or a.shape[2] < 3:
         raise BadInputError(f"expected an RGB colour-coded label image (H, W, 3), found shape {a.shape}",
                             path=strict_path)
+    if strict_path is not None:  # unknown colours are errors: the shared reader lists them with counts
+        from ..io.labels import colors_to_ids
+        table = {tuple(int(v) for v in c): int(i) for c, i in zip(colors, ids)}
+        return colors_to_ids(np.ascontiguousarray(a[..., :3]), table, path=strict_path)
     key = (a[..., 0].astype(np.uint32) << 16) | (a[..., 1].astype(np.uint32) << 8) | a[..., 2].astype(np.uint32)
     ckeys = np.array([(int(c[0]) << 16) | (int(c[1]) << 8) | int(c[2]) for c in colors], np.uint32)
     cids = np.array(list(ids), np.int64)

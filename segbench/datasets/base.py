@@ -100,11 +100,13 @@ class PredictionSource:
         """Model / source description for the RunRecord's ``model`` field.
 
         A folder written by ``segbench predict`` carries ``segbench-predict.json``; its model
-        description (name, reference, weights sha256, settings) is used then.
+        description (name, reference, weights sha256, settings) is used then (for a file, the
+        manifest of the folder it is in).
         """
-        if self.path and Path(self.path).is_dir():
+        if self.path and Path(self.path).exists():
             from ..models.predict import read_predict_manifest
-            model = read_predict_manifest(self.path)
+            p = Path(self.path)
+            model = read_predict_manifest(p if p.is_dir() else p.parent)
             if model:
                 return dict(model)
         return {"name": Path(self.path).name if self.path else "predictions", "source": "user predictions"}

@@ -44,7 +44,7 @@ from ..types import BoundaryMaps, BoundaryPrediction, HierarchyPrediction, Sampl
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["BSDS500", "BoundaryPredictions", "read_boundary_prediction", "write_bsds_groundtruth",
-           "write_boundary_png"]
+           "write_boundary_png", "boundary_metric_options"]
 
 _PRED_EXT = (".png", ".mat", ".tif", ".tiff", ".pgm", ".bmp")
 
@@ -68,6 +68,39 @@ def write_bsds_groundtruth(path, segmentations, boundaries=None, as_cell: bool =
     buf = io.BytesIO()
     scipy.io.savemat(buf, data, do_compression=True)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def boundary_metric_options(options: dict, metric_name: str, max_dist: float | None = None) -> dict:
+    """Options for ``bsds_boundary`` from adapter options (``--option KEY=VALUE`` on the CLI):
+    ``boundary_mode`` (exact | fast), ``nthresh``, ``max_dist``, ``thin`` (true | false), ``occurrence``
+    (first | last). ``max_dist`` defaults to the dataset's tolerance when given."""
+    if metric_name != "bsds_boundary":
+        return {}
+    out: dict = {}
+    if max_dist is not None:
+        out["max_dist"] = float(max_dist)
+    try:
+        if options.get("boundary_mode") is not None:
+            out["mode"] = str(options["boundary_mode"])
+            if out["mode"] not in ("exact", "fast"):
+                raise ValueError
+        if options.get("nthresh") is not None:
+            out["nthresh"] = int(options["nthresh"])
+            if out["nthresh"] < 1:
+                raise ValueError
+        if options.get("max_dist") is not None:
+            out["max_dist"] = float(options["max_dist"])
+        if options.get("thin") is not None:
+            out["thin"] = str(options["thin"]).lower() not in ("0", "false", "no")
+        if options.get("occurrence") is not None:
+            out["occurrence"] = str(options["occurrence"])
+            if out["occurrence"] not in ("first", "last"):
+                raise ValueError
+    except (TypeError, ValueError):
+        from ..errors import UsageError
+        raise UsageError("bsds_boundary options: expected boundary_mode=exact|fast, nthresh=N>=1, max_dist=FLOAT, "
+                         f"thin=true|false, occurrence=first|last; found {dict(options)}") from None
+    return out
 
 
 def write_boundary_png(sample, prediction, out_dir) -> Path:
@@ -232,6 +265,10 @@ class BSDS500(DatasetAdapter):
 
     def predictions(self, path, **options) -> PredictionSource:
         return BoundaryPredictions(path, thresholds=options.get("region_thresholds"))
+
+    def metric_options(self, metric_name: str) -> dict:
+        """``--option boundary_mode=fast``, ``nthresh=N``, ``max_dist=F`` ... reach ``bsds_boundary``."""
+        return boundary_metric_options(self.options, metric_name)
 
     def write_prediction(self, sample, prediction, out_dir) -> Path:
         """``segbench predict`` hook: 16-bit PNG soft maps the bench reads back (``/65535``)."""

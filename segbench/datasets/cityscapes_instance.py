@@ -1,6 +1,7 @@
 """Cityscapes instance-level semantic labeling, registry name ``cityscapes-instance``.
 
-Same native layout as ``cityscapes`` (see :mod:`segbench.datasets.cityscapes`); the target used is
+Same native layout as ``cityscapes`` (see :mod:`segbench.datasets.cityscapes`); the target is
+:class:`~segbench.types.InstanceMasks` whose ``instance_ids`` is
 ``gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_instanceIds.png`` (``label_id * 1000 + k`` for
 instances, the label id elsewhere).
 
@@ -37,7 +38,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..types import InstancePrediction, Sample
+from ..types import InstanceMasks, InstancePrediction, Sample
 from .base import DatasetSpec, PredictionSource
 from .cityscapes import Cityscapes
 
@@ -141,10 +142,12 @@ class CityscapesInstance(Cityscapes):
 
     def load(self, sample_id: str) -> Sample:
         s = super().load(sample_id)
-        if s.target.instance_ids is None:
+        inst = s.target.instance_ids
+        if inst is None:
             raise NotFoundError(f"expected {sample_id}_gtFine_instanceIds.png beside the labelIds file, found none",
                                 path=s.meta.get("gt_path"))
-        return s
+        h, w = inst.shape
+        return Sample(s.sample_id, s.image, InstanceMasks(int(h), int(w), [], sample_id, instance_ids=inst), s.meta)
 
     def predictions(self, path, **options) -> PredictionSource:
         if path is None or not Path(path).exists():

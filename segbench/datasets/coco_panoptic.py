@@ -130,11 +130,16 @@ class PanopticJSONPredictions(PredictionSource):
         self._index()  # validate now: one-line errors before any work
 
     def _index(self) -> dict:
-        js = _cached_json(self.path, require_categories=False)
-        return {str(k): v for k, v in js.by_image.items()}
+        idx = self.__dict__.get("_idx")
+        if idx is None:
+            js = _cached_json(self.path, require_categories=False)
+            idx = self.__dict__["_idx"] = {str(k): v for k, v in js.by_image.items()}
+        return idx
 
     def __getstate__(self):
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d.pop("_idx", None)  # rebuilt (from the per-process JSON cache) where it is used
+        return d
 
     def available(self) -> set:
         return set(self._index())
@@ -166,9 +171,17 @@ class _PanopticJSONDataset(DatasetAdapter):
     def _gt_paths(self) -> tuple[Path, Path]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _paths(self) -> tuple[Path, Path]:
+        cached = self.__dict__.get("_paths_cache")
+        if cached is None:
+            cached = self.__dict__["_paths_cache"] = self._gt_paths()
+        return cached
+
     def _gt(self) -> PanopticJSON:
-        js, _ = self._gt_paths()
-        return _cached_json(js)
+        gt = self.__dict__.get("_gt_cache")
+        if gt is None:
+            gt = self.__dict__["_gt_cache"] = _cached_json(self._paths()[0])
+        return gt
 
     def label_space(self) -> LabelSpace:
         return label_space_from_categories(list(self._gt().categories.values()), name=self.spec.name)
@@ -186,11 +199,12 @@ class _PanopticJSONDataset(DatasetAdapter):
             return idx[1][str(sample_id)]
         except KeyError:
             raise NotFoundError(f"expected image id {sample_id!r} in the ground truth, found none",
-                                path=self._gt_paths()[0]) from None
+                                path=self._paths()[0]) from None
 
     def __getstate__(self):
         d = dict(self.__dict__)
-        d.pop("_sid_index", None)
+        for k in ("_sid_index", "_gt_cache"):
+            d.pop(k, None)
         return d
 
     def image_path(self, ann: dict, gt: PanopticJSON):
@@ -199,7 +213,7 @@ class _PanopticJSONDataset(DatasetAdapter):
 
     def load(self, sample_id: str) -> Sample:
         ann = self._ann(sample_id)
-        js, folder = self._gt_paths()
+        js, folder = self._paths()
         png = folder / ann["file_name"]
         ids = read_panoptic_png(png)
         segs = [dict(s) for s in ann["segments_info"]]
@@ -212,7 +226,7 @@ class _PanopticJSONDataset(DatasetAdapter):
     def validate(self, check_png: bool = True) -> None:
         """Check the GT JSON's segments (and PNG ids) of every image; raises a one-line error."""
         gt = self._gt()
-        _, folder = self._gt_paths()
+        _, folder = self._paths()
         for a in gt.annotations:
             ids = np.unique(read_panoptic_png(folder / a["file_name"])) if check_png else None
             validate_segments(a["segments_info"], set(gt.categories), a["image_id"], folder / a["file_name"], ids)

@@ -44,7 +44,7 @@ from ..errors import BadInputError, NotFoundError, UsageError
 from ..types import (BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction,
                      SoftPrediction)
 from .base import DatasetAdapter, DatasetSpec, PredictionSource
-from .bsds500 import BoundaryPredictions, write_boundary_png, write_bsds_groundtruth
+from .bsds500 import BoundaryPredictions, boundary_metric_options, write_boundary_png, write_bsds_groundtruth
 
 __all__ = ["CrackForest", "CrackSemanticPredictions"]
 
@@ -161,6 +161,9 @@ class CrackForest(DatasetAdapter):
         if self.task == "semantic":
             return CrackSemanticPredictions(path, options.get("threshold"))
         return BoundaryPredictions(path)
+
+    def metric_options(self, metric_name: str) -> dict:
+        return boundary_metric_options(self.options, metric_name)
 
     def write_prediction(self, sample, prediction, out_dir) -> Path:
         """``segbench predict`` hook: 16-bit soft boundary PNGs, or 0/1 label PNGs (semantic task)."""

@@ -31,7 +31,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -40,7 +39,7 @@ from PIL import Image
 
 from ..errors import BadInputError, NotFoundError, UsageError
 from ..types import Sample, VideoMasks, VideoPrediction
-from .base import DatasetAdapter, DatasetSpec, PredictionSource
+from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["DavisStyle", "Davis2017", "DavisPredictions", "davis_palette", "read_mask_png", "read_sequence",
            "write_mask_png", "make_fake_predictions"]
@@ -273,8 +272,15 @@ class DavisStyle(DatasetAdapter):
         self._ids = None
 
     # ---- layout
-    def annotations_dir(self) -> Path:
+    def base(self) -> Path:
+        """The DAVIS folder: the root, or ``root/DAVIS`` when the root is where the archive was extracted."""
         root = self.require_root()
+        if not (root / "Annotations").is_dir() and (root / "DAVIS" / "Annotations").is_dir():
+            return root / "DAVIS"
+        return root
+
+    def annotations_dir(self) -> Path:
+        root = self.base()
         names = (["Annotations_unsupervised"] if self.vos_task == "unsupervised" else []) + ["Annotations"]
         for n in names:
             for cand in (root / n / self.resolution, root / n):
@@ -293,7 +299,7 @@ class DavisStyle(DatasetAdapter):
             return False
 
     def _imageset_file(self) -> Path | None:
-        root = self.require_root()
+        root = self.base()
         years = ["2019", "2017", "2016"] if self.vos_task == "unsupervised" and self.split.startswith("test") \
             else ["2017", "2016"]
         for y in years:
@@ -342,7 +348,7 @@ class DavisStyle(DatasetAdapter):
         masks, kind = read_sequence(paths, self.annotation)
         from ..metrics.functional.video import num_gt_objects
         frames = [p.stem for p in paths]
-        img_dir = self.require_root() / "JPEGImages" / self.resolution / sample_id
+        img_dir = self.base() / "JPEGImages" / self.resolution / sample_id
         return Sample(sample_id, str(img_dir) if img_dir.is_dir() else None,
                       VideoMasks(frames=frames, masks=masks, paths=[str(p) for p in paths],
                                  num_objects=num_gt_objects(masks[0]) if len(masks) else 0),
@@ -466,5 +472,11 @@ class Davis2017(DavisStyle):
         name="davis2017", version="2017", task="video", splits={"train": 60, "val": 30, "test-dev": 30},
         default_split="val", default_metrics=("davis_jf",), license="BSD-3-Clause (annotations); images: see site",
         citation=_CITATION_2017, homepage="https://davischallenge.org/davis2017/code.html", obtain="url",
-        size="DAVIS-2017-trainval-480p.zip, about 800 MB")
+        files=(ManifestFile("DAVIS-2017-trainval-480p.zip",
+                            url="https://data.vision.ee.ethz.ch/csergi/share/davis/DAVIS-2017-trainval-480p.zip",
+                            extract=True),
+               ManifestFile("DAVIS-2017-Unsupervised-trainval-480p.zip",
+                            url="https://data.vision.ee.ethz.ch/csergi/share/davis/"
+                                "DAVIS-2017-Unsupervised-trainval-480p.zip", extract=True)),
+        size="about 800 MB per archive; extracts to DAVIS/ (pass --gt .../DAVIS)")
     require_imagesets: ClassVar[bool] = True

@@ -59,7 +59,8 @@ from .base import ManifestFile
 __all__ = [
     "default_root", "data_home", "fetch_file", "safe_extract", "download_dataset", "prepare_dataset",
     "dataset_status", "kaggle_credentials", "cityscapes_credentials", "LocalManifest", "DownloadError",
-    "UnsafeArchiveError", "file_digest", "instructions_for", "KAGGLE_API", "list_datasets",
+    "UnsafeArchiveError", "file_digest", "instructions_for", "KAGGLE_API", "list_datasets", "root_lock",
+    "check_free_space",
 ]
 
 LOCAL_MANIFEST = ".segbench-manifest.json"
@@ -434,12 +435,18 @@ def fetch_file(url: str, dest, entry: ManifestFile | None = None, session: Sessi
                 if have and status == 206:
                     cr = _parse_content_range(resp.headers.get("Content-Range"))
                     if cr is None or cr[0] != have:
-                        # inconsistent range answer: restart cleanly
-                        mode, start = "wb", 0
-                    else:
-                        mode, start = "ab", have
-                        if cr[1] is not None:
-                            total = total or cr[1]
+                        # an inconsistent range answer cannot be appended: drop the part, restart from 0
+                        part.unlink()
+                        attempt += 1
+                        if attempt > retries:
+                            raise DownloadError(f"expected a byte range starting at {have} from {_safe_url(url)}, "
+                                                f"found {resp.headers.get('Content-Range')!r} {retries} times; "
+                                                "retry later")
+                        _say(console, f"{entry.name}: inconsistent resume answer; restarting from 0")
+                        continue
+                    mode, start = "ab", have
+                    if cr[1] is not None:
+                        total = total or cr[1]
                 else:
                     # 200: the server ignored Range (or this is a fresh download): restart from byte 0
                     mode, start = "wb", 0
@@ -848,9 +855,17 @@ def download_dataset(name_or_cls, root=None, console=None, force: bool = False, 
             _say(console, text)
             return {"root": root, "status": "manual", "files": [], "instructions": text}
     root.mkdir(parents=True, exist_ok=True)
-    manifest = LocalManifest(root)
-    manifest.data["dataset"] = spec.name
-    manifest.save()
+    with root_lock(root):
+        manifest = LocalManifest(root)
+        manifest.data["dataset"] = spec.name
+        manifest.save()
+        check_free_space(root, files, manifest)
+        return _download_files(spec, cls, root, files, session, manifest, console, force, retries, backoff,
+                               progress, prepare)
+
+
+def _download_files(spec, cls, root, files, session, manifest, console, force, retries, backoff, progress,
+                    prepare) -> dict:
     done = []
     for f in files:
         url = kaggle_url(f.url) if f.url.startswith("kaggle://") else f.url
@@ -872,6 +887,69 @@ def download_dataset(name_or_cls, root=None, console=None, force: bool = False, 
     if prepare:
         _run_prepare(cls, root, manifest, console, progress)
     return {"root": root, "status": "done", "files": done, "instructions": None}
+
+
+LOCK_NAME = ".segbench-lock"
+
+
+@contextlib.contextmanager
+def root_lock(root: Path):
+    """Exclusive lock on a dataset root (``.segbench-lock`` holding the PID) so that two downloads or
+    prepares never write the same ``.part`` file; a lock left by a dead process is taken over."""
+    lock = Path(root) / LOCK_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise UsageError(f"expected no other segbench download/prepare on {root}, found one running "
+                                 f"(pid {pid}); wait for it, or delete {lock} if it is not running")
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()  # stale
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_free_space(root: Path, files, manifest: LocalManifest) -> None:
+    """Refuse to start when the manifest's known sizes do not fit on the disk of ``root``
+    (files already verified are not counted; archives need about their size again to extract)."""
+    need = 0
+    for f in files:
+        if not f.size:
+            continue
+        rec = manifest.get(f.name)
+        if rec.get("verified") and (root / f.name).is_file():
+            need += f.size if (f.extract and not rec.get("extracted")) else 0
+            continue
+        part = root / (f.name + ".part")
+        have = part.stat().st_size if part.is_file() else 0
+        need += (f.size - have) + (f.size if f.extract else 0)
+    if need:
+        free = shutil.disk_usage(root).free
+        if free < need:
+            raise DownloadError(f"expected {need / 1e9:.1f} GB free on the disk of {root} (download + extraction), "
+                                f"found {free / 1e9:.1f} GB; free space or pass --root on a larger disk")
 
 
 def _extract_recorded(path: Path, root: Path, manifest: LocalManifest, name: str, console, progress) -> None:
@@ -922,7 +1000,7 @@ def _copy_tree(src: Path, dst: Path) -> int:
     n = 0
     for p in src.rglob("*"):
         rel = p.relative_to(src)
-        if any(part.startswith(".extract-") for part in rel.parts) or rel.name == LOCAL_MANIFEST:
+        if any(part.startswith(".extract-") for part in rel.parts) or rel.name in (LOCAL_MANIFEST, ".segbench-lock"):
             continue
         target = dst / rel
         if p.is_symlink():
@@ -951,6 +1029,11 @@ def prepare_dataset(name_or_cls, src, root=None, console=None, progress: bool | 
                             f"run `segbench download {spec.name}` to see which files to fetch")
     root = Path(root) if root else default_root(spec.name)
     root.mkdir(parents=True, exist_ok=True)
+    with root_lock(root):
+        return _prepare_locked(spec, cls, src, root, console, progress)
+
+
+def _prepare_locked(spec, cls, src: Path, root: Path, console, progress) -> dict:
     manifest = LocalManifest(root)
     manifest.data["dataset"] = spec.name
     manifest.save()
@@ -987,7 +1070,7 @@ def dataset_status(cls, root=None) -> dict:
     """``{"root", "on_disk", "verified"}`` for ``segbench datasets`` (cheap: no hashing)."""
     spec = cls.spec
     root = Path(root) if root else default_root(spec.name)
-    on_disk = root.is_dir() and any(p.name != LOCAL_MANIFEST for p in root.iterdir())
+    on_disk = root.is_dir() and any(p.name not in (LOCAL_MANIFEST, LOCK_NAME) for p in root.iterdir())
     verified = False
     if on_disk and (root / LOCAL_MANIFEST).is_file():
         try:

@@ -114,11 +114,12 @@ def stitch_windows(shape: tuple, windows: list, fill: int = IGNORE_INDEX) -> np.
     """Stitch ``[((y0, x0, y1, x1), labels), ...]`` into an ``shape`` label map.
 
     Where windows overlap, each pixel takes the label of the window in which it lies farthest from the
-    window border (centre priority: predictions near a window edge see less context); ties go to the
-    earlier window. Pixels no window covers get ``fill``.
+    window border (centre priority: predictions near a window edge see less context): the distance to
+    the nearest border ``min(dy, dx)``, ties broken by ``dy + dx``, remaining ties by the earlier window.
+    Pixels no window covers get ``fill``.
     """
     out = np.full(shape, fill, np.uint8)
-    best = np.full(shape, -1, np.int32)
+    best = np.full(shape, -1, np.int64)
     for (y0, x0, y1, x1), lab in windows:
         lab = np.asarray(lab)
         if lab.shape != (y1 - y0, x1 - x0):
@@ -128,7 +129,7 @@ def stitch_windows(shape: tuple, windows: list, fill: int = IGNORE_INDEX) -> np.
         hh, ww = y1 - y0, x1 - x0
         dy = np.minimum(np.arange(hh), np.arange(hh)[::-1])
         dx = np.minimum(np.arange(ww), np.arange(ww)[::-1])
-        d = np.minimum(dy[:, None], dx[None, :]).astype(np.int32)
+        d = (np.minimum(dy[:, None], dx[None, :]).astype(np.int64) << 32) + (dy[:, None] + dx[None, :])
         cur = best[y0:y1, x0:x1]
         take = d > cur
         out[y0:y1, x0:x1][take] = lab[take]
@@ -257,7 +258,8 @@ class _ISPRS(DatasetAdapter):
 
     def _read_tile_native(self, tile: str) -> np.ndarray:
         p, prepared = self._gt_file(tile)
-        return _read_native(str(p), prepared)
+        st = p.stat()
+        return _read_native(str(p), prepared, st.st_mtime_ns, st.st_size)
 
     def window_of(self, sample_id: str) -> tuple[str, tuple | None]:
         """``"2_10@512_1024"`` → ``("2_10", (y0, x0, y1, x1))``; whole tiles → ``(tile, None)``."""
@@ -323,7 +325,7 @@ class _ISPRS(DatasetAdapter):
         bar = _bar(console, progress, f"{cls.spec.name} labels", len(jobs))
         for k, (t, p, out) in enumerate(jobs):
             out.parent.mkdir(parents=True, exist_ok=True)
-            write_png(out, _read_native(str(p), False))
+            write_png(out, _read_native(str(p), False, p.stat().st_mtime_ns, p.stat().st_size))
             bar(k + 1)
         bar(None)
 
@@ -333,8 +335,9 @@ class _ISPRS(DatasetAdapter):
 
 
 @lru_cache(maxsize=2)
-def _read_native(path: str, prepared: bool) -> np.ndarray:
-    """Native ids of a label tile (cached: window samples of one tile share the decode)."""
+def _read_native(path: str, prepared: bool, mtime_ns: int = 0, size: int = 0) -> np.ndarray:
+    """Native ids of a label tile (cached by path, mtime and size: window samples of one tile share
+    the decode)."""
     if prepared:
         a = read_label(path)
         return a.astype(np.uint8)
@@ -344,6 +347,13 @@ def _read_native(path: str, prepared: bool) -> np.ndarray:
             raise BadInputError(f"expected an RGB colour-coded label tile (or ids 0..6), found a single-channel "
                                 f"image with values up to {int(a.max())}", path=path)
         return a.astype(np.uint8)
+    # a colour-coded label has (almost) only 0/255 channel values; an orthophoto does not
+    sub = a[::7, ::7, :3]
+    mid = ((sub > 40) & (sub < 215)).any(axis=2).mean() if sub.size else 0.0
+    if mid > 0.05:
+        raise BadInputError(f"expected an ISPRS colour-coded label tile (channels near 0 or 255), found "
+                            f"{mid:.0%} of pixels with intermediate values — an image tile? Keep the images in a "
+                            "folder named 'top' (Vaihingen) or check the file", path=path)
     return decode_isprs_rgb(a)
 
 
@@ -507,8 +517,13 @@ class ISPRSVaihingen(_ISPRS):
             return "eroded", f"area{m.group(1)}"
         m = self.image_re.match(p.name)
         if m:
-            # images and the full reference share the name; images live in a folder called "top"
-            return ("image" if p.parent.name == "top" else "full"), f"area{m.group(1)}"
+            # images and the references share the name: images live in a folder called "top"; a folder
+            # named like the eroded archive (gts_eroded_*, *noBoundary*) holds eroded references
+            parent = p.parent.name.lower()
+            if parent == "top":
+                return "image", f"area{m.group(1)}"
+            eroded = "eroded" in parent or "noboundary" in parent.replace("_", "")
+            return ("eroded" if eroded else "full"), f"area{m.group(1)}"
         return None
 
     @staticmethod

@@ -12,8 +12,8 @@ Native layout (Kaggle competition ``understanding_cloud_organization``)::
 A pixel may carry several labels (the patterns overlap), so the target is a
 :class:`~segbench.types.MultiLabelMasks` ``(4, H, W)``. Submissions — and so the competition's
 scoring — are at 350×525 (a quarter of each side): segbench decodes the training masks at
-1400×2100 and reduces them to 350×525 (``scoring_size``; ``resize=nearest`` takes the top-left
-pixel of each 4×4 block like ``cv2.resize(..., INTER_NEAREST)``, ``resize=area`` takes the 4×4
+1400×2100 and reduces them to 350×525 (``scoring_size``; ``reduce=nearest`` takes the top-left
+pixel of each 4×4 block like ``cv2.resize(..., INTER_NEAREST)``, ``reduce=area`` takes the 4×4
 majority, ties → 1). ``segbench prepare kaggle-clouds`` caches the reduced masks as bit-packed PNGs
 (``masks_350x525/<image>.png``, bit k = class k) so evaluation does not decode 4 × 2.9 M-pixel
 runs per image.
@@ -75,7 +75,7 @@ def reduce_mask(mask: np.ndarray, shape: tuple, method: str = "nearest") -> np.n
     if method == "area":
         blocks = m.reshape(*m.shape[:-2], H, fy, W, fx).sum(axis=(-3, -1))
         return blocks * 2 >= fy * fx
-    raise BadInputError(f"expected resize nearest or area, found {method!r}")
+    raise BadInputError(f"expected reduce nearest or area, found {method!r}")
 
 
 def _parse_shape(value) -> tuple | None:
@@ -201,8 +201,8 @@ class KaggleClouds(DatasetAdapter):
     -------
     scoring_size : "350x525" (default) | "full" | "HxW"
         Size of targets (and so of predictions) — the competition scores at 350×525.
-    resize : nearest (default) | area
-        How the 1400×2100 training masks are reduced to the scoring size.
+    reduce : nearest (default) | area
+        How the 1400×2100 training masks are reduced to the scoring size (``--option reduce=area``).
     """
 
     spec = DatasetSpec(
@@ -223,9 +223,9 @@ class KaggleClouds(DatasetAdapter):
     def __init__(self, root=None, split: str | None = None, **options):
         super().__init__(root, split, **options)
         self.scoring_shape = _parse_shape(options.get("scoring_size"))
-        self.method = options.get("resize") or "nearest"
+        self.method = options.get("reduce") or "nearest"
         if self.method not in ("nearest", "area"):
-            raise BadInputError(f"expected resize nearest or area, found {self.method!r}")
+            raise BadInputError(f"expected reduce nearest or area, found {self.method!r}")
         self._root = None
         self._rows = None
 
@@ -261,14 +261,30 @@ class KaggleClouds(DatasetAdapter):
         p = self.dataset_root() / "masks_350x525" / f"{Path(sid).stem}.png"
         return p if p.is_file() else None
 
+    def image_shape(self, sample_id: str) -> tuple:
+        """``(H, W)`` of the image the run-lengths refer to: the image file's size when it is on disk,
+        else the competition's 1400×2100."""
+        img = self.dataset_root() / f"{self.split}_images" / sample_id
+        if img.is_file():
+            from PIL import Image
+            try:
+                with Image.open(img) as im:
+                    return (im.height, im.width)
+            except Exception:
+                raise BadInputError("expected a readable JPEG image, found a file Pillow cannot open",
+                                    path=img) from None
+        return FULL_SHAPE
+
     def full_masks(self, sample_id: str) -> np.ndarray:
-        """``(4, 1400, 2100)`` bool masks decoded from ``train.csv``."""
+        """``(4, H, W)`` bool masks decoded from ``train.csv`` at the image size (1400×2100)."""
         rles = self._index().get(sample_id)
         if rles is None:
             raise NotFoundError(f"expected rows {sample_id}_<Label> in {self.split}.csv, found none",
                                 path=self.dataset_root())
         where = self.dataset_root() / f"{self.split}.csv"
-        return np.stack([rle_decode(r, FULL_SHAPE, where=f"{where} ({sample_id}_{CLOUD_CLASSES[k]})")
+        shape = self.image_shape(sample_id)
+        return np.stack([rle_decode(r, shape, where=f"{where} ({sample_id}_{CLOUD_CLASSES[k]}; image "
+                                                    f"{shape[0]}x{shape[1]})")
                          for k, r in enumerate(rles)])
 
     def load(self, sample_id: str) -> Sample:
@@ -281,7 +297,14 @@ class KaggleClouds(DatasetAdapter):
             meta["cache"] = str(cache)
         else:
             full = self.full_masks(sample_id)
-            masks = full if self.scoring_shape is None else reduce_mask(full, self.scoring_shape, self.method)
+            if self.scoring_shape is None:
+                masks = full
+            else:
+                try:
+                    masks = reduce_mask(full, self.scoring_shape, self.method)
+                except BadInputError as e:
+                    raise BadInputError(f"{e.message} (image {sample_id}); pass --option scoring_size=full to score "
+                                        "at the image size", path=meta["gt_path"]) from None
         return Sample(sample_id, str(img) if img.is_file() else None, MultiLabelMasks(np.ascontiguousarray(masks)),
                       meta)
 
@@ -339,8 +362,10 @@ class KaggleClouds(DatasetAdapter):
                         y0, x0 = int(rng.integers(0, 1200)), int(rng.integers(0, 1800))
                         m[y0:y0 + int(rng.integers(50, 500)), x0:x0 + int(rng.integers(50, 700))] = True
                 rows[f"{img}_{lab}"] = rle_encode(m)
-            if options.get("images", True):
-                Image.fromarray(rng.integers(0, 255, (35, 52, 3), dtype=np.uint8)).save(base / "train_images" / img)
+            if options.get("images", True):  # full-size JPEG (smooth, so small and fast to write)
+                g = np.linspace(0, 255, FULL_SHAPE[1], dtype=np.uint8)[None, :, None]
+                Image.fromarray(np.broadcast_to(g, (*FULL_SHAPE, 3)).copy()).save(base / "train_images" / img,
+                                                                                 quality=50)
         write_rle_csv(base / "train.csv", rows, "Image_Label", "EncodedPixels")
         write_rle_csv(base / "sample_submission.csv", {k.replace(".jpg", "t.jpg"): "1 1" for k in list(rows)[:4]},
                       "Image_Label", "EncodedPixels")

@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import BadInputError, NotFoundError, UsageError
 from ..types import BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
-from .bsds500 import BoundaryPredictions, write_boundary_png
+from .bsds500 import BoundaryPredictions, boundary_metric_options, write_boundary_png
 
 __all__ = ["SBD", "VOC_CLASSES", "load_sbd_cls", "load_sbd_inst", "SemanticLabelPredictions"]
 
@@ -184,9 +184,7 @@ class SBD(DatasetAdapter):
         return ("miou",) if self.task == "semantic" else self.spec.default_metrics
 
     def metric_options(self, metric_name: str) -> dict:
-        if metric_name == "bsds_boundary":
-            return {"max_dist": self.max_dist}
-        return {}
+        return boundary_metric_options(self.options, metric_name, max_dist=self.max_dist)
 
     def _dataset_dir(self) -> Path:
         root = self.require_root()

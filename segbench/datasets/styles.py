@@ -152,6 +152,8 @@ def _truthy(v) -> bool:
 
 def _rows_to_space(rows: list, ignore_index: int, path) -> LabelSpace:
     specs = []
+    if ignore_index == IGNORE_INDEX and sum(not _truthy(r.get("ignore_in_eval", False)) for r in rows) > 255:
+        ignore_index = 65535  # more than 255 classes: train id 255 is a class, ignore moves to 65535
     # train ids default to the rank among evaluated rows in id order
     need_tid = any("train_id" not in r or r.get("train_id") in (None, "") for r in rows)
     evaluated = [r for r in rows if not _truthy(r.get("ignore_in_eval", False))]
@@ -300,7 +302,8 @@ class CityscapesStyle(DatasetAdapter):
                     if not n:
                         raise UsageError(f"cityscapes-style needs the classes: put labels.json or labels.csv in "
                                          f"{self.gt_dir()}, or pass --labels FILE or --num-classes N")
-                    self._ls = LabelSpace.from_num_classes(int(n))
+                    n = int(n)
+                    self._ls = LabelSpace.from_num_classes(n, ignore_index=IGNORE_INDEX if n <= 255 else 65535)
             if n and lab is None and self._ls.num_classes != int(n):
                 raise UsageError(f"--num-classes {n} disagrees with the label table's {self._ls.num_classes} classes")
         return self._ls
@@ -316,7 +319,8 @@ class CityscapesStyle(DatasetAdapter):
         allowed[[i for i in ids if i < size]] = True
         if 0 <= ls.ignore_index < size:
             allowed[ls.ignore_index] = True
-        if lut is not None and 0 <= ls.ignore_index < size:
+        # the ignore value stays ignore, unless a class uses it as its id (binary 0/255 masks)
+        if lut is not None and 0 <= ls.ignore_index < size and ls.ignore_index not in ids:
             lut[ls.ignore_index] = ls.ignore_index
         colors = None
         if any(c.color != (0, 0, 0) for c in ls.classes):

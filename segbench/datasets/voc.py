@@ -254,9 +254,10 @@ def convert_sbd_to_aug(voc: Path, sbd: Path, console=None, progress=None) -> int
     written = 0
     todo = [i for i in trainaug if not (out / f"{i}.png").is_file()]
     bar = _bar(console, progress, "SegmentationClassAug", len(todo))
+    train_set = set(voc_train)
     for k, sid in enumerate(todo):
         vp = voc / "SegmentationClass" / f"{sid}.png"
-        if sid in set(voc_train) and vp.is_file():
+        if sid in train_set and vp.is_file():
             m = _read_voc_label(vp, ls)
         else:
             mp = sbd / "cls" / f"{sid}.mat"

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -96,7 +97,7 @@ class YouTubeVIS(DatasetAdapter):
     """
 
     spec: ClassVar[DatasetSpec] = DatasetSpec(
-        name="youtube-vis", version="2021", task="video-instance", splits={"train": 0, "valid": 0},
+        name="youtube-vis", version="2021", task="video-instance", splits={"train": 2985, "valid": 421, "test": 453},
         default_split="valid", default_metrics=("ytvis_ap",), license="CC BY 4.0 (annotations); videos: YouTube terms",
         citation=_CITATION, homepage="https://youtube-vos.org/dataset/vis/", obtain="login")
 
@@ -156,8 +157,9 @@ class YouTubeVIS(DatasetAdapter):
             raise NotFoundError(f"expected video {sample_id!r} in the GT JSON, found none", path=idx["path"])
         length = int(v.get("length", len(v.get("file_names", []))))
         return Sample(str(sample_id), v.get("file_names"),
-                      VideoInstances(video_id=v["id"], height=int(v["height"]), width=int(v["width"]),
-                                     length=length, annotations=idx["anns"].get(str(sample_id), [])),
+                      VideoInstances(height=int(v["height"]), width=int(v["width"]),
+                                     annotations=idx["anns"].get(str(sample_id), []), image_id=v["id"],
+                                     video_id=v["id"], length=length),
                       meta={"gt_json": idx["path"]})
 
     def predictions(self, path, **options) -> YTVISResults:
@@ -231,7 +233,9 @@ def make_fake_results(gt_json, out, seed: int = 0, extra: int = 2) -> Path:
             if not s or rng.random() < 0.1:
                 segs.append(None)
                 continue
-            m = mask_utils.decode(s)
+            with warnings.catch_warnings():   # pycocotools' decode warns under numpy 2 (copy keyword)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                m = mask_utils.decode(s)
             m = np.roll(np.roll(m, dy, 0), dx, 1)
             r = mask_utils.encode(np.asfortranarray(m))
             segs.append({"size": r["size"], "counts": r["counts"].decode()})

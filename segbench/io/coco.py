@@ -46,7 +46,14 @@ def read_json(path, what: str = "JSON file"):
         raise BadInputError(f"expected a {what}, found a folder; pass the .json file", path=str(p))
     try:
         with open(p, "rb") as f:
-            return json.load(f)
+            raw = f.read()
+        loads = _fast_loads()
+        if loads is not None:
+            try:
+                return loads(raw)
+            except ValueError:
+                pass  # fall through to the standard parser for its error message (and NaN literals)
+        return json.loads(raw)
     except json.JSONDecodeError as e:
         raise BadInputError(f"expected valid JSON ({what}), found a syntax error at line {e.lineno} "
                             f"column {e.colno}: {e.msg}; fix or regenerate the file", path=str(p)) from None
@@ -55,6 +62,18 @@ def read_json(path, what: str = "JSON file"):
 
 
 _NT = (int, float)
+
+
+def _fast_loads():
+    """``orjson.loads`` when the optional ``orjson`` is installed (3-4x faster parsing of large results
+    files; same values), unless ``SEGBENCH_NO_ORJSON`` is set; else None."""
+    if os.environ.get("SEGBENCH_NO_ORJSON"):
+        return None
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads
 
 
 def _num(x) -> bool:

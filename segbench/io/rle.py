@@ -114,11 +114,16 @@ def rle_decode(rle: Any, shape: tuple, strict: bool = True, where: str | None = 
         raise BadInputError(f"expected sorted, non-overlapping runs, found run {i} starting at "
                             f"{int(starts[i])} before the previous run ends ({int(ends[i - 1])}); "
                             "pass strict=False to OR overlapping runs", path=where)
-    # difference array: +1 at start, -1 at end, cumulative sum > 0 is inside a run
-    d = np.zeros(n + 1, dtype=np.int32)
-    np.add.at(d, starts - 1, 1)
-    np.add.at(d, ends, -1)
-    flat = np.cumsum(d[:-1]) > 0
+    if len(pairs) <= 50_000:
+        # few runs (the usual case): slice assignment is a memset per run
+        for lo, hi in zip((starts - 1).tolist(), ends.tolist()):
+            flat[lo:hi] = True
+    else:
+        # many runs: difference array, +1 at a start, -1 after an end, cumulative sum > 0 inside a run
+        d = np.zeros(n + 1, dtype=np.int32)
+        np.add.at(d, starts - 1, 1)
+        np.add.at(d, ends, -1)
+        flat = np.cumsum(d[:-1]) > 0
     return flat.reshape((w, h)).T
 
 

@@ -176,7 +176,8 @@ class BSDSBoundary(Metric):
                      "sumP": tot[3].tolist(), "ODS_R": s["ODS_R"], "ODS_P": s["ODS_P"],
                      "ODS_threshold": s["ODS_threshold"], "OIS_R": s["OIS_R"], "OIS_P": s["OIS_P"],
                      "mode": self.mode, "max_dist": self.max_dist, "num_samples": len(ids),
-                     "pr_curve": {"recall": s["R"], "precision": s["P"]}}
+                     "boundary_pr": {"recall": s["R"], "precision": s["P"], "thresholds": self.thresholds.tolist(),
+                                     "ODS": s["ODS"], "ODS_R": s["ODS_R"], "ODS_P": s["ODS_P"]}}
         return MetricResult(values=values, per_sample=per_sample, artifacts=artifacts)
 
 

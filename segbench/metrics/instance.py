@@ -29,10 +29,9 @@ import numpy as np
 
 from ..errors import UsageError
 from .base import Metric, MetricResult
-from .functional.coco import (COCOParams, Records, STAT_KEYS, accumulate, match_batch, prepare_image,
-                              summarize)
+from .functional.coco import COCOParams, Records, STAT_KEYS, accumulate, evaluate_batch, summarize
 
-__all__ = ["COCOAP", "parse_max_dets"]
+__all__ = ["COCOAP", "parse_max_dets", "pr_curve_figure"]
 
 
 def parse_max_dets(value) -> tuple:
@@ -116,13 +115,13 @@ class COCOAP(Metric):
             cs = set(self._cats)
             gts = [g for g in gts if g["category_id"] in cs]
             dets = [d for d in dets if d["category_id"] in cs]
-        self._pending.append(prepare_image(image_id, int(t.height), int(t.width), gts, dets, self.params))
+        self._pending.append((image_id, int(t.height), int(t.width), gts, dets))
         if len(self._pending) >= 256:
             self._flush()
 
     def _flush(self) -> None:
         if self._pending:
-            self._parts.append(match_batch(self._pending, self.params))
+            self._parts.append(evaluate_batch(self._pending, self.params))
             self._pending = []
 
     def records(self) -> Records:
@@ -214,3 +213,45 @@ def _mv(s) -> float:
     v = np.asarray(s)
     v = v[v > -1]
     return float(np.mean(v)) if v.size else math.nan
+
+
+def pr_curve_figure(artifact, result, record, metric_key: str):
+    """Precision–recall figure of a ``coco_ap`` result (``artifacts["pr_curves"]``) for the report.
+
+    Left: the class-mean curves at IoU 0.50, 0.75 and averaged over IoU 0.50:0.95; right: per-class
+    curves at IoU 0.50 (at most 20 classes, highest AP first). Returns None when there is nothing to draw.
+    """
+    from matplotlib.figure import Figure
+    if not isinstance(artifact, dict) or not artifact.get("recall"):
+        return None
+    rec = np.asarray(artifact["recall"], dtype=float)
+    fig = Figure(figsize=(10, 4))
+    ax1 = fig.add_subplot(1, 2, 1)
+    drawn = False
+    for key, lbl in (("mean_iou50", "IoU 0.50"), ("mean_iou75", "IoU 0.75"), ("mean", "IoU 0.50:0.95")):
+        c = artifact.get(key) or []
+        if len(c) == len(rec):
+            ax1.plot(rec, c, label=lbl)
+            drawn = True
+    ax1.set_xlabel("recall")
+    ax1.set_ylabel("precision")
+    ax1.set_xlim(0, 1)
+    ax1.set_ylim(0, 1.02)
+    ax1.set_title(f"mean precision-recall, {metric_key}")
+    if drawn:
+        ax1.legend(loc="lower left", fontsize=8)
+    ax2 = fig.add_subplot(1, 2, 2)
+    per = artifact.get("iou50") or {}
+    pc = getattr(result, "per_class", None) or {}
+    names = sorted(per, key=lambda n: -(pc.get(n, {}).get("AP50") or 0))[:20]
+    for n in names:
+        ax2.plot(rec, per[n], lw=1, label=n)
+    ax2.set_xlabel("recall")
+    ax2.set_xlim(0, 1)
+    ax2.set_ylim(0, 1.02)
+    ax2.set_title("per class, IoU 0.50")
+    if names:
+        ax2.legend(loc="lower left", fontsize=6, ncol=2)
+    if not drawn and not names:
+        return None
+    return fig

@@ -108,6 +108,7 @@ class _PQBase(Metric):
 
     def compute(self) -> MetricResult:
         values, per_class = self._summary(self._state)
+        n_classes = {k: values.pop(k) for k in ("N", "N_th", "N_st")}  # counts are not fractions: artifacts
         values = self._rename(values)
         per_sample = None
         if self._per_sample:
@@ -116,7 +117,7 @@ class _PQBase(Metric):
         return MetricResult(values=values, per_class=per_class, per_sample=per_sample,
                             artifacts={"tp": self._state["tp"].tolist(), "fp": self._state["fp"].tolist(),
                                        "fn": self._state["fn"].tolist(), "iou_sum": self._state["iou"].tolist(),
-                                       "classes": list(self._names)})
+                                       "classes": list(self._names), "num_classes_averaged": n_classes})
 
     def _rename(self, values: dict) -> dict:
         return values
@@ -146,9 +147,10 @@ class PanopticQuality(_PQBase):
     per_sample : bool, default True
         Keep per-image PQ / SQ / RQ (for bootstrap CIs and galleries).
 
-    Values: ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st RQ_st`` (fractions) and ``N N_th N_st`` (classes
-    averaged). ``per_class``: ``pq sq rq tp fp fn`` (NaN pq/sq/rq for classes absent from both GT and
-    predictions; panopticapi prints 0 for them and leaves them out of the means, as here).
+    Values: ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st RQ_st`` (fractions). ``per_class``: ``pq sq rq``
+    (NaN for classes absent from both GT and predictions; panopticapi prints 0 for them and leaves them
+    out of the means, as here). ``artifacts``: the per-class state ``tp fp fn iou_sum`` (lists in
+    ``classes`` order) and ``num_classes_averaged`` (``N N_th N_st``).
 
     Reference: ``panopticapi.evaluation.pq_compute`` (Kirillov et al., CVPR 2019).
     """

@@ -53,6 +53,9 @@ class MeanIoU(Metric):
         ``args.avgClassSize`` of cityscapesScripts).
     threshold : float, default 0.5
         Binarisation threshold when a :class:`~segbench.types.SoftPrediction` arrives (2 classes).
+    per_sample : bool, default True
+        Keep each image's own mIoU and pixel accuracy (``per_sample`` of the result: worst-case
+        galleries, bootstrap over images); the dataset-level values never use them.
     void_categories : dict of str to str, optional
         Prediction codes (outside ``0..C-1``) that are void but belong to a category, ``{"254":
         "vehicle"}``: scored as void everywhere except in the category iIoU, where they count as a
@@ -92,6 +95,7 @@ class MeanIoU(Metric):
         self.num_classes = ls.num_classes
         self.ignore_index = int(options.get("ignore_index", ls.ignore_index))
         self.threshold = float(options.get("threshold", 0.5))
+        self._per_sample = bool(options.get("per_sample", True))
         # categories (index per train id, -1 = none)
         cats = ls.categories()
         self._cat_names = cats
@@ -122,6 +126,7 @@ class MeanIoU(Metric):
         self.instances = np.zeros((0, 4), np.int64)
         self.instance_images = 0
         self.num_samples = 0
+        self.per_sample: dict = {}
 
     # ------------------------------------------------------------------ protocol
     def update(self, prediction, sample) -> None:
@@ -156,6 +161,10 @@ class MeanIoU(Metric):
         if self._void_values:
             self.void_codes += vcols[:, 1:]
         self.num_samples += 1
+        if self._per_sample:
+            ss = scores_from_confusion(cm, vcols.sum(1))
+            self.per_sample[str(sample.sample_id)] = {"mIoU": ss["mIoU"], "aAcc": ss["aAcc"],
+                                                      "pixels": int(cm.sum() + vcols.sum())}
         if rec is not None:
             if rec.size:
                 self.instances = np.concatenate([self.instances, rec])
@@ -172,12 +181,13 @@ class MeanIoU(Metric):
         self.instances = np.concatenate([self.instances, other.instances])
         self.instance_images += other.instance_images
         self.num_samples += other.num_samples
+        self.per_sample = {**self.per_sample, **other.per_sample}
         return self
 
     def state_dict(self) -> dict:
         return {"confusion": self.confusion.copy(), "void": self.void.copy(), "void_codes": self.void_codes.copy(),
                 "instances": self.instances.copy(), "instance_images": int(self.instance_images),
-                "num_samples": int(self.num_samples)}
+                "num_samples": int(self.num_samples), "per_sample": dict(self.per_sample)}
 
     def _load_state(self, state: dict) -> None:
         C = self.num_classes
@@ -188,6 +198,7 @@ class MeanIoU(Metric):
         self.instances = np.asarray(state.get("instances", np.zeros((0, 4))), np.int64).reshape(-1, 4)
         self.instance_images = int(state.get("instance_images", 0))
         self.num_samples = int(state.get("num_samples", 0))
+        self.per_sample = dict(state.get("per_sample") or {})
 
     def compute(self) -> MetricResult:
         s = scores_from_confusion(self.confusion, self.void)
@@ -218,7 +229,8 @@ class MeanIoU(Metric):
                 values["iIoU_category"] = _nanmean(ii["iIoU_category"])
                 for k, c in enumerate(self._cat_names):
                     artifacts["categories"][c]["iIoU"] = float(ii["iIoU_category"][k])
-        return MetricResult(values=values, per_class=per_class, artifacts=artifacts)
+        per_sample = dict(sorted(self.per_sample.items())) if self._per_sample else None
+        return MetricResult(values=values, per_class=per_class, per_sample=per_sample, artifacts=artifacts)
 
 
 def _nanmean(x) -> float:

@@ -45,19 +45,30 @@ def normalize_task(task) -> str:
     raise UsageError(f"--task: expected semi-supervised or unsupervised for DAVIS J&F, found {task!r}")
 
 
-def _frames_of(obj, what: str, sid: str):
-    """(frame names, list of (H, W) arrays or None) of a VideoMasks / VideoPrediction."""
-    frames = [str(f) for f in (obj.frames or [])]
+def _frames_of(obj, what: str, sid: str, like: list | None = None):
+    """(frame names, list of (H, W) arrays or None) of a VideoMasks / VideoPrediction.
+
+    Without frame names, frames are taken to be in the order of ``like`` (the GT frame names) when the
+    counts agree, else named ``00000, 00001, ...``. Masks given only as ``paths`` are read as DAVIS PNGs
+    (2016 grayscale 0/255 sequences become object 1).
+    """
     masks = getattr(obj, "masks", None)
+    paths = getattr(obj, "paths", None)
+    n = len(masks) if masks is not None else (len(paths) if paths is not None else 0)
+    frames = [str(f) for f in (obj.frames or [])]
+    if not frames and n:
+        frames = list(like) if like is not None and len(like) == n else [f"{i:05d}" for i in range(n)]
     if masks is not None:
         if len(masks) != len(frames):
             raise BadInputError(f"sequence {sid!r}: {what} has {len(frames)} frame names but {len(masks)} masks")
         return frames, [np.asarray(m) for m in masks]
-    paths = getattr(obj, "paths", None)
     if paths is None:
         raise BadInputError(f"sequence {sid!r}: {what} carries neither masks nor paths")
-    from ..datasets.davis import read_mask_png
-    return frames, [None if p is None else read_mask_png(p) for p in paths]
+    from ..datasets.davis import read_sequence
+    present = [p for p in paths if p is not None]
+    arrs, _ = read_sequence(present) if present else (np.zeros((0, 0, 0), np.uint8), None)
+    it = iter(arrs)
+    return frames, [None if p is None else next(it) for p in paths]
 
 
 class DavisJF(Metric):
@@ -120,7 +131,7 @@ class DavisJF(Metric):
         gframes, gmasks = _frames_of(sample.target, "the annotation", sid)
         if not gframes:
             raise BadInputError(f"sequence {sid!r} has no annotated frames")
-        pframes, pmasks = _frames_of(prediction, "the prediction", sid)
+        pframes, pmasks = _frames_of(prediction, "the prediction", sid, like=gframes)
         pidx = {f: i for i, f in enumerate(pframes)}
         ordered = [pmasks[pidx[f]] if f in pidx else None for f in gframes]
         src = getattr(prediction, "paths", None)

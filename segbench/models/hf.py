@@ -98,17 +98,25 @@ def load_hf_model(model_class: str, path, model_types: Sequence[str], what: str)
         raise UsageError(f"--weights holds a {config.model_type!r} model, but {what} needs "
                          f"{' or '.join(repr(t) for t in model_types)}; pick the matching --model")
     cls = getattr(tr, model_class)
+    verbosity = tr.utils.logging.get_verbosity()
+    tr.utils.logging.set_verbosity_error()  # the problems are raised below as one line, not logged as a report
     try:
-        model, info = cls.from_pretrained(str(p), local_files_only=True, output_loading_info=True)
+        # mismatched shapes are reported in ``info`` (and refused below) instead of a multi-line error
+        model, info = cls.from_pretrained(str(p), local_files_only=True, output_loading_info=True,
+                                          ignore_mismatched_sizes=True)
     except (RuntimeError, ValueError, OSError) as e:
         msg = _first_line(e)
         raise BadInputError(f"weights do not fit {what}: {msg}", path=str(p)) from None
+    finally:
+        tr.utils.logging.set_verbosity(verbosity)
     for kind, label in (("mismatched_keys", "has the wrong shape"), ("missing_keys", "is missing"),
                         ("unexpected_keys", "is unexpected")):
-        keys = sorted(info.get(kind) or [])
+        keys = sorted(info.get(kind) or [], key=str)
         if keys:
             key = keys[0]
             if isinstance(key, (tuple, list)):
+                if len(key) >= 3:
+                    label = f"has shape {tuple(key[1])} in the checkpoint, expected {tuple(key[2])}"
                 key = key[0]
             raise BadInputError(f"weights do not fit {what}: key {key!r} {label} ({len(keys)} such keys); the "
                                 f"weights are for another configuration", path=str(p))

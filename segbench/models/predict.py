@@ -119,6 +119,8 @@ def run_predict(model, dataset, out_dir, weights=None, ids: Sequence[str] | None
         from ..errors import BadInputError
         raise BadInputError(f"expected samples in the {dataset.split!r} split, found none; check --gt and --split",
                             path=dataset.root)
+    from .writers import make_writer  # label PNGs here; COCO results / panoptic / DAVIS files there (H8)
+    writer = make_writer(dataset, out)
     t0 = time.perf_counter()
     done = 0
     bs = max(1, int(getattr(model, "batch_size", 1) or 1))
@@ -126,16 +128,17 @@ def run_predict(model, dataset, out_dir, weights=None, ids: Sequence[str] | None
         samples = [dataset.load(s) for s in ids[i:i + bs]]
         preds = model.predict_batch(samples)
         for s, p in zip(samples, preds):
-            write_prediction(dataset, s, p, out)
+            writer.write(s, p)
         done += len(samples)
         if progress:
             progress(done, len(ids))
+    preds_path = writer.close()  # what `segbench eval` reads: OUT, OUT/results.json or OUT/panoptic.json
     secs = time.perf_counter() - t0
     desc = model.describe()
     summary = {"count": done, "seconds": round(secs, 6), "images_per_s": round(done / secs, 3) if secs > 0 else None,
-               "out": str(out), "model": desc}
+               "out": str(out), "preds": preds_path, "model": desc}
     atomic_write_json(out / PREDICT_MANIFEST, {
-        "model": desc, "dataset": dataset.spec.key, "split": dataset.split,
+        "model": desc, "dataset": dataset.spec.key, "split": dataset.split, "preds": preds_path,
         "count": done, "seconds": summary["seconds"], "images_per_s": summary["images_per_s"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
     return summary
@@ -207,7 +210,8 @@ def cmd_predict(args) -> int:
     cls = get_dataset_class(args.dataset)
     dataset = cls(args.gt, split=args.split)
     model = get_model(args.model, device=args.device, batch_size=args.batch_size, slide=parse_slide(args.slide),
-                      scales=parse_scales(args.scales), flip=args.flip)
+                      scales=parse_scales(args.scales), flip=args.flip,
+                      **parse_model_options(getattr(args, "model_option", None)))
     model.load(args.weights)
     prog, cb = _predict_progress(f"predict {model.name}")
     if prog:
@@ -220,7 +224,7 @@ def cmd_predict(args) -> int:
     ips = summary["images_per_s"]
     _console().print(f"wrote {summary['count']} predictions of {model.name} to {summary['out']} in "
                      f"{summary['seconds']:.2f} s ({ips if ips is not None else 'n/a'} images/s); score them with: "
-                     f"segbench eval {summary['out']} --dataset {dataset.spec.name}"
+                     f"segbench eval {summary.get('preds', summary['out'])} --dataset {dataset.spec.name}"
                      + (f" --gt {args.gt}" if args.gt else ""), markup=False)
     return 0
 
@@ -238,4 +242,22 @@ def _add_predict(sub) -> None:
     p.add_argument("--slide", metavar="CROP,STRIDE", help="sliding-window inference, e.g. 512,341 or 512x1024,341x683")
     p.add_argument("--scales", metavar="S1,S2,...", help="multi-scale inference, e.g. 0.5,1,1.5")
     p.add_argument("--flip", action="store_true", help="average with the horizontally flipped input")
+    p.add_argument("--model-option", action="append", metavar="KEY=VALUE",
+                   help="wrapper option, repeatable (e.g. encoder=resnet18, resize_size=520, threshold=0.8)")
     p.set_defaults(func=cmd_predict)
+
+
+def parse_model_options(items) -> dict:
+    """``["encoder=resnet18", "threshold=0.8"]`` → ``{"encoder": "resnet18", "threshold": 0.8}`` (JSON values
+    where they parse: numbers, true/false, null, lists; strings otherwise)."""
+    import json
+    out = {}
+    for item in items or []:
+        key, sep, val = str(item).partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--model-option: expected KEY=VALUE (e.g. encoder=resnet18), found {item!r}")
+        try:
+            out[key.strip()] = json.loads(val)
+        except ValueError:
+            out[key.strip()] = val
+    return out

@@ -34,6 +34,7 @@ __all__ = ["FIGURES", "render_figures", "figure_to_data_uri", "confusion_matrix_
 FIGURES: dict[str, str] = {
     "confusion_matrix": "segbench.report.figures:confusion_matrix_figure",
     "confusion": "segbench.report.figures:confusion_matrix_figure",
+    "pr_curves": "segbench.metrics.instance:pr_curve_figure",
 }
 
 #: Artifact names under which metrics may store a confusion matrix (rows = GT, columns = prediction).
@@ -109,13 +110,18 @@ def render_figures(record, max_per_metric: int = 4) -> list[tuple[str, str]]:
             fn = resolve(FIGURES, name, kind="figure")
             if fn in done and name in CONFUSION_KEYS:
                 continue
-            figs: Any = fn(artifact, res, record, mkey)
-            if figs is None:
+            try:
+                figs: Any = fn(artifact, res, record, mkey)
+                if figs is None:
+                    continue
+                if not isinstance(figs, list):
+                    figs = [(f"{name} · {mkey}", figs)]
+                rendered = [(title, figure_to_data_uri(fig)) for title, fig in figs]
+            except Exception as e:  # noqa: BLE001 - one broken figure must not sink the whole report
+                import warnings
+                warnings.warn(f"figure {name!r} of {mkey} could not be drawn: {type(e).__name__}: {e}")
                 continue
-            if not isinstance(figs, list):
-                figs = [(f"{name} · {mkey}", figs)]
-            for title, fig in figs:
-                out.append((title, figure_to_data_uri(fig)))
-                n += 1
+            out += rendered
+            n += len(rendered)
             done.add(fn)
     return out

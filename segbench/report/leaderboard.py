@@ -158,7 +158,11 @@ def leaderboard(records: Sequence, dataset: str, task: str, reported=None, best_
             if r["metric"] not in value_cols:
                 value_cols.append(r["metric"])
             rrows.append(row)
-        out_rows.append(pd.DataFrame(rrows))
+        rdf = pd.DataFrame(rrows)
+        if key in rdf.columns:  # best reported first (per split), rows without the key last
+            rdf = rdf.sort_values(["split", key], ascending=[True, lower_is_better(key)], na_position="last",
+                                  kind="mergesort")
+        out_rows.append(rdf)
     if not out_rows:
         return pd.DataFrame(columns=["rank", "model", "source", "split"])
     out = pd.concat(out_rows, ignore_index=True, sort=False)

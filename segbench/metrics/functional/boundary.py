@@ -134,38 +134,61 @@ def thin(bmap: np.ndarray, max_iter: int | None = None) -> np.ndarray:
         return out
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     h, w = y1 - y0, x1 - x0
-    wp = w + 2
-    img = np.zeros((h + 2) * wp, np.uint8)
-    idx = (ys - y0 + 1).astype(np.int64) * wp + (xs - x0 + 1)
-    img[idx] = 1
-    # neighbour offsets in bit order x1..x8 (E, NE, N, NW, W, SW, S, SE)
-    offs = np.array([1, -wp + 1, -wp, -wp - 1, -1, wp - 1, wp, wp + 1], np.int64)
-    weights = (1 << np.arange(8)).astype(np.int64)
-    pending = [idx, idx]
-    luts = (G123_LUT, G123P_LUT)
-    it = 0
-    limit = np.inf if max_iter is None else max_iter
-    while it < limit and (pending[0].size or pending[1].size):
-        for s in (0, 1):
-            cand = pending[s]
-            pending[s] = cand[:0]
-            if cand.size == 0:
-                continue
-            cand = cand[img[cand] == 1]
-            if cand.size == 0:
-                continue
-            nb = img[cand[:, None] + offs[None, :]]
-            code = nb.astype(np.int64) @ weights
-            dele = cand[luts[s][code]]
-            if dele.size:
-                img[dele] = 0
-                touched = (dele[:, None] + offs[None, :]).ravel()
-                touched = np.unique(touched[img[touched] == 1])
-                pending[0] = np.union1d(pending[0], touched) if pending[0].size else touched
-                pending[1] = np.union1d(pending[1], touched) if pending[1].size else touched
-        it += 1
-    out[y0:y1, x0:x1] = img.reshape(h + 2, wp)[1:-1, 1:-1].astype(bool)
+    th = _Thinner(h + 2, w + 2)
+    idx = (ys - y0 + 1).astype(np.int64) * th.wp + (xs - x0 + 1)
+    keep = th.thin(idx, max_iter)
+    yy, xx = np.divmod(keep, th.wp)
+    out[yy - 1 + y0, xx - 1 + x0] = True
     return out
+
+
+class _Thinner:
+    """Thinning of pixel sets given as flat indices into a padded ``(hp, wp)`` layout (the outer ring
+    must stay empty), with reusable buffers; only pixels whose neighbourhood changed are re-examined."""
+
+    def __init__(self, hp: int, wp: int):
+        self.wp = int(wp)
+        self.img = np.zeros(int(hp) * self.wp, np.uint8)
+        self.stamp = np.zeros(self.img.size, np.int32)
+        self.offs = np.array([1, -wp + 1, -wp, -wp - 1, -1, wp - 1, wp, wp + 1], np.int64)
+
+    def _dedupe(self, a):
+        if a.size < 2:
+            return a
+        r = np.arange(a.size, dtype=np.int32)
+        self.stamp[a] = r
+        return a[self.stamp[a] == r]
+
+    def thin(self, idx: np.ndarray, max_iter: int | None = None) -> np.ndarray:
+        """Remaining flat indices (ascending) after thinning the set ``idx``."""
+        img, offs = self.img, self.offs
+        img[idx] = 1
+        luts = (G123_LUT, G123P_LUT)
+        pending = [idx, idx]
+        it = 0
+        limit = np.inf if max_iter is None else max_iter
+        while it < limit and (pending[0].size or pending[1].size):
+            for s in (0, 1):
+                cand = pending[s]
+                pending[s] = cand[:0]
+                if cand.size == 0:
+                    continue
+                cand = self._dedupe(cand[img[cand] == 1]) if cand is not idx else cand
+                if cand.size == 0:
+                    continue
+                nb = img[cand[:, None] + offs[None, :]]
+                code = np.packbits(nb, axis=1, bitorder="little")[:, 0]
+                dele = cand[luts[s][code]]
+                if dele.size:
+                    img[dele] = 0
+                    touched = (dele[:, None] + offs[None, :]).ravel()
+                    touched = touched[img[touched] == 1]
+                    pending[0] = np.concatenate([pending[0], touched]) if pending[0].size else touched
+                    pending[1] = np.concatenate([pending[1], touched]) if pending[1].size else touched
+            it += 1
+        keep = idx[img[idx] == 1]
+        img[idx] = 0
+        return np.sort(keep)
 
 
 # ----------------------------------------------------------------------------------------- matching
@@ -379,32 +402,41 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
     h, w = pb.shape
     md = max_dist_pixels(pb.shape, max_dist)
     ow = int(np.ceil(OUTLIER_COST * md * MULTIPLIER))
-    r = int(np.ceil(md))
+    r = max(int(np.ceil(md)), 1)
     wp = w + 2 * r
     offs = _Offsets(md, wp)
     npad = (h + 2 * r) * wp
+    thinner = _Thinner(h + 2 * r, wp)
+    pix = ((np.arange(h, dtype=np.int64)[:, None] + r) * wp + (np.arange(w) + r)[None, :]).ravel()
+    if bmaps is None:
+        order = np.argsort(-pb.ravel(), kind="stable")
+        sorted_vals = pb.ravel()[order]
+        sorted_pix = pix[order]
 
     # per annotator: GT node index map (padded flat) and pixel count
     gt_maps = []
     gt_flat = []
     sum_gt = np.zeros(K, np.int64)
     for k in range(K):
-        yy, xx = np.nonzero(gts[k])
-        f = (yy + r).astype(np.int64) * wp + (xx + r)
+        f = pix[np.flatnonzero(gts[k].ravel())]
         gi = np.full(npad, -1, np.int32)
         gi[f] = np.arange(f.size, dtype=np.int32)
         gt_maps.append(gi)
         gt_flat.append(f)
         sum_gt[k] = f.size
     if mode == "fast":
-        # a predicted pixel is matched when any annotator's pixel lies within the tolerance
+        # a predicted pixel is matched when any annotator's pixel lies within the tolerance; a GT pixel
+        # when a predicted pixel lies within the tolerance (checked on the union of GT pixels)
         from scipy import ndimage as ndi
         gt_near = np.zeros((h, w), bool)
         for k in range(K):
             if sum_gt[k]:
                 gt_near |= ndi.distance_transform_edt(~gts[k]) <= md
         gt_near_flat = np.zeros(npad, bool)
-        gt_near_flat.reshape(h + 2 * r, wp)[r:r + h, r:r + w] = gt_near
+        gt_near_flat[pix] = gt_near.ravel()
+        union = np.unique(np.concatenate(gt_flat)) if K else np.zeros(0, np.int64)
+        member = np.stack([np.isin(union, gt_flat[k]) for k in range(K)]).astype(np.int64) if K else None
+        near_idx = union[:, None] + offs.flat[None, :]
 
     cntR = np.zeros(T, np.int64)
     sumR = np.full(T, int(sum_gt.sum()), np.int64)
@@ -412,25 +444,23 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
     sumP = np.zeros(T, np.int64)
     pred_map = np.zeros(npad, bool)
     for t in range(T):
-        bmap = bmaps[t] if bmaps is not None else pb >= thr[t]
-        if thin_pb:
-            bmap = thin(bmap)
-        yy, xx = np.nonzero(bmap)
-        pf = (yy + r).astype(np.int64) * wp + (xx + r)
+        if bmaps is not None:
+            pf = pix[np.flatnonzero(bmaps[t].ravel())]
+        else:
+            n = int(np.searchsorted(-sorted_vals, -thr[t], side="right"))  # pixels with pb >= t
+            pf = np.sort(sorted_pix[:n])
+        if thin_pb and pf.size:
+            pf = thinner.thin(pf)
         sumP[t] = pf.size
         if pf.size == 0:
             continue
         if mode == "fast":
             cntP[t] = int(gt_near_flat[pf].sum())
-            pred_map[pf] = True
-            for k in range(K):
-                gf = gt_flat[k]
-                if gf.size:
-                    hit = np.zeros(gf.size, bool)
-                    for o in offs.flat:
-                        hit |= pred_map[gf + o]
-                    cntR[t] += int(hit.sum())
-            pred_map[pf] = False
+            if union.size:
+                pred_map[pf] = True
+                hit = pred_map[near_idx].any(axis=1)
+                pred_map[pf] = False
+                cntR[t] = int((member @ hit.astype(np.int64)).sum())
             continue
         accP = np.zeros(pf.size, bool)
         for k in range(K):

@@ -2,17 +2,17 @@
 
 The evaluation has three stages, as in pycocotools, but vectorised with numpy:
 
-1. :func:`prepare_image` — per image: detections sorted by score (stable, so ties keep file order)
-   per category and cut at ``max(maxDets)``; IoUs between detections and ground truths of the same
-   category with :func:`pycocotools.mask.iou` (crowd ground truths use the detection's area as the
-   denominator: ``iou = |d ∩ g| / |d|``), one call per image.
-2. :func:`match_batch` — the greedy matching of ``COCOeval.evaluateImg`` for all images of a batch, all
-   area ranges and all IoU thresholds at once. Detections are visited in score order; each takes the
-   unmatched non-ignored ground truth with the highest IoU ``>= t`` (ties: the later one), and only when
-   there is none an ignored one (crowd ground truths can be matched repeatedly). The result per
-   detection is a code per (area range, threshold): 1 = true positive, 0 = false positive,
-   2 = ignored; per image and category the number of non-ignored ground truths per area range.
-   These :class:`Records` are the mergeable state.
+1. + 2. :func:`evaluate_batch` — per image, detections sorted by score (stable, so ties keep file
+   order) per category and cut at ``max(maxDets)``; IoUs between detections and ground truths of the
+   same category with :func:`pycocotools.mask.iou` (crowd ground truths use the detection's area as
+   the denominator: ``iou = |d ∩ g| / |d|``), one call per image. Then the greedy matching of
+   ``COCOeval.evaluateImg`` for all images of the batch, all area ranges and all IoU thresholds at
+   once: detections are visited in score order; each takes the unmatched non-ignored ground truth
+   with the highest IoU ``>= t`` (ties: the later one), and only when there is none an ignored one
+   (crowd ground truths can be matched repeatedly). The result per detection is a code per (area
+   range, threshold): 1 = true positive, 0 = false positive, 2 = ignored; per image and category the
+   number of non-ignored ground truths per area range. These :class:`Records` are the mergeable
+   state.
 3. :func:`accumulate` + :func:`summarize` — per category, detections of all images sorted by
    ``-score`` with a stable sort (ties: image order, then rank in the image), cumulative TP/FP,
    ``recall = TP / npig``, ``precision = TP / (TP + FP + eps)`` made monotone from the right
@@ -51,7 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ["COCOParams", "Records", "PreparedImage", "prepare_image", "match_batch", "evaluate_images",
+__all__ = ["COCOParams", "Records", "evaluate_batch", "evaluate_images",
            "accumulate", "summarize", "evaluate_coco", "STAT_KEYS", "IOU_THRS", "REC_THRS"]
 
 IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
@@ -178,7 +178,16 @@ class Records:
             "det_img", "det_cat", "det_rank", "det_score", "det_code", "gt_img", "gt_cat", "gt_npig")))
 
 
-# ----------------------------------------------------------------------------- stage 1: one image
+# ----------------------------------------------------------------------------- geometry
+def _areas(rles: list) -> np.ndarray:
+    """:func:`pycocotools.mask.area` of a list, in chunks of 255 (pycocotools builds a uint8 array of
+    the list length, which overflows for longer lists under numpy 2)."""
+    if len(rles) <= 255:
+        return np.asarray(mask_utils.area(rles), np.float64)
+    return np.concatenate([np.asarray(mask_utils.area(rles[i:i + 255]), np.float64)
+                           for i in range(0, len(rles), 255)])
+
+
 def _to_rle(seg, h: int, w: int):
     """COCO segmentation → RLE dict (``COCO.annToRLE``: polygons merged, uncompressed RLE encoded)."""
     if isinstance(seg, list):
@@ -188,152 +197,19 @@ def _to_rle(seg, h: int, w: int):
     return seg
 
 
-def _geoms(objs: list, h: int, w: int, iou_type: str):
-    if iou_type == "bbox":
-        return np.array([o["bbox"] for o in objs], dtype=np.float64).reshape(-1, 4)
-    return [_to_rle(o["segmentation"], h, w) for o in objs]
-
-
-@dataclass
-class PreparedImage:
-    """Stage-1 output for one image (see :func:`prepare_image`)."""
-
-    image_id: Any
-    det_cat: np.ndarray        # (D,) kept detections, sorted by (category, -score, file order)
-    det_rank: np.ndarray       # (D,)
-    det_score: np.ndarray      # (D,)
-    det_out: np.ndarray        # (A, D) detection area outside each range
-    cand: np.ndarray           # (C,) indices of detections that can match at the lowest threshold
-    cand_step: np.ndarray      # (C,) rank among candidates of the same category
-    ious: np.ndarray           # (C, G') masked IoUs (-1 across categories)
-    g_ign: np.ndarray          # (A, G') GT ignored per area range
-    g_crowd: np.ndarray        # (G',)
-    g_idnz: np.ndarray         # (G',) GT id != 0
-    gt_cat: np.ndarray         # (P,) categories with GT
-    gt_npig: np.ndarray        # (P, A)
-
-
-def prepare_image(image_id, h: int, w: int, gts: list, dets: list, params: COCOParams) -> PreparedImage:
-    """Sort, cut and compute IoUs for one image (stage 1).
-
-    Parameters
-    ----------
-    image_id : hashable
-    h, w : int
-        Image size (for polygons and uncompressed RLE).
-    gts : list of dict
-        COCO annotations (``category_id``, ``segmentation`` / ``bbox``, ``area``, ``iscrowd``, ``id``)
-        of categories being evaluated.
-    dets : list of dict
-        Detections normalised by :func:`segbench.io.coco.load_results` (``area`` present when it comes
-        from the box; otherwise the mask area is used).
-    params : COCOParams
-
-    Returns
-    -------
-    PreparedImage
-    """
-    A = len(params.area_rng)
-    lo = np.array([a[0] for a in params.area_rng], np.float64)[:, None]
-    hi = np.array([a[1] for a in params.area_rng], np.float64)[:, None]
-    iou_type = params.iou_type
-    nG = len(gts)
-    nD = len(dets)
-    if nG:
-        g_cat = np.array([g["category_id"] for g in gts], dtype=np.int64)
-        g_crowd = np.array([bool(g.get("iscrowd", 0)) for g in gts], dtype=bool)
-        g_area = np.array([g["area"] if "area" in g else np.nan for g in gts], dtype=np.float64)
-        if np.isnan(g_area).any():
-            g_area = _fill_area(gts, g_area, h, w, iou_type)
-        g_ign = g_crowd[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)      # (A, G)
-        ucat, inv = np.unique(g_cat, return_inverse=True)
-        npig = np.zeros((len(ucat), A), np.int64)
-        for a in range(A):
-            npig[:, a] = np.bincount(inv, weights=~g_ign[a], minlength=len(ucat)).astype(np.int64)
-    else:
-        g_cat = np.zeros(0, np.int64)
-        ucat = np.zeros(0, np.int64)
-        npig = np.zeros((0, A), np.int64)
-    T = len(params.iou_thrs)
-    if nD == 0:
-        z = np.zeros(0, np.int64)
-        return PreparedImage(image_id, z, z.astype(np.int32), np.zeros(0), np.zeros((A, 0), bool), z, z,
-                             np.zeros((0, 0)), np.zeros((A, 0), bool), np.zeros(0, bool), np.zeros(0, bool),
-                             ucat, npig)
-    d_cat = np.array([d["category_id"] for d in dets], dtype=np.int64)
-    d_score = np.array([d["score"] for d in dets], dtype=np.float64)
-    order = np.lexsort((-d_score, d_cat))           # stable: ties keep file order
-    sc = d_cat[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    run = np.diff(np.r_[starts, len(sc)])
-    rank = np.arange(len(sc)) - np.repeat(starts, run)
-    md = params.max_dets[-1]
-    if rank.max() >= md:
-        keep = rank < md
-        order, sc, rank = order[keep], sc[keep], rank[keep]
-    dk = [dets[i] for i in order]
-    D = len(dk)
-    score = d_score[order]
-    area = np.array([d.get("area", np.nan) for d in dk], dtype=np.float64)
-    need_area = np.isnan(area)
-    if need_area.any():
-        idx = np.flatnonzero(need_area)
-        if iou_type == "segm" or any("bbox" not in dk[i] for i in idx):
-            rles = [_to_rle(dk[i]["segmentation"], h, w) for i in idx]
-            area[idx] = mask_utils.area(rles)
-            if iou_type == "bbox":
-                bbs = mask_utils.toBbox(rles)
-                for j, i in enumerate(idx):
-                    if "bbox" not in dk[i]:
-                        dk[i] = dict(dk[i], bbox=[float(v) for v in bbs[j]])
-        else:  # pragma: no cover - load_results always sets the area of boxed detections
-            area[idx] = [dk[i]["bbox"][2] * dk[i]["bbox"][3] for i in idx]
-    det_out = (area[None, :] < lo) | (area[None, :] > hi)              # (A, D)
-    empty_c = np.zeros(0, np.int64)
-    if nG == 0:
-        return PreparedImage(image_id, sc, rank.astype(np.int32), score, det_out, empty_c, empty_c,
-                             np.zeros((0, 0)), np.zeros((A, 0), bool), np.zeros(0, bool), np.zeros(0, bool),
-                             ucat, npig)
-    rows = np.flatnonzero(np.isin(sc, ucat))
-    if rows.size == 0:
-        return PreparedImage(image_id, sc, rank.astype(np.int32), score, det_out, empty_c, empty_c,
-                             np.zeros((0, 0)), np.zeros((A, 0), bool), np.zeros(0, bool), np.zeros(0, bool),
-                             ucat, npig)
-    cols = np.flatnonzero(np.isin(g_cat, sc[rows]))
-    gsub = [gts[j] for j in cols]
-    dsub = [dk[i] for i in rows]
-    crowd = g_crowd[cols]
-    ious = np.asarray(mask_utils.iou(_geoms(dsub, h, w, iou_type), _geoms(gsub, h, w, iou_type),
-                                     crowd.astype(np.uint8)), dtype=np.float64).reshape(len(rows), len(cols))
-    same = sc[rows][:, None] == g_cat[cols][None, :]
-    ious = np.where(same, ious, -1.0)
-    tmin = float(params.thr_array.min())
-    is_c = ious.max(axis=1) >= tmin
-    cand = rows[is_c]
-    ious = ious[is_c]
-    if cand.size:
-        cc = sc[cand]
-        st = np.flatnonzero(np.r_[True, cc[1:] != cc[:-1]])
-        step = np.arange(len(cc)) - np.repeat(st, np.diff(np.r_[st, len(cc)]))
-    else:
-        step = empty_c
-    g_idnz = np.array([g.get("id", 1) != 0 for g in gsub], dtype=bool)
-    return PreparedImage(image_id, sc, rank.astype(np.int32), score, det_out, cand, step, ious,
-                         g_ign[:, cols], crowd, g_idnz, ucat, npig)
-
-
-def _fill_area(anns, area, h, w, iou_type):
+def _fill_area(objs, idx, area, hw, iou_type):
     """Area of annotations without an ``area`` field: mask area (segm) or box area (bbox)."""
-    for i in np.flatnonzero(np.isnan(area)):
-        a = anns[i]
-        if "segmentation" in a and a["segmentation"] is not None and iou_type == "segm":
+    for j, i in enumerate(idx):
+        a = objs[i]
+        h, w = hw[j]
+        if iou_type == "segm" and a.get("segmentation") is not None:
             area[i] = float(mask_utils.area(_to_rle(a["segmentation"], h, w)))
         else:
             area[i] = float(a["bbox"][2] * a["bbox"][3])
     return area
 
 
-# ----------------------------------------------------------------------------- stage 2: matching
+# ----------------------------------------------------------------------------- stages 1 + 2
 def _match_group(ious, img, step, g_ign, g_crowd, thr):
     """Greedy matching for candidate rows of images sharing one padded GT count.
 
@@ -371,92 +247,194 @@ def _match_group(ious, img, step, g_ign, g_crowd, thr):
     return out
 
 
-def match_batch(images: Sequence[PreparedImage], params: COCOParams) -> Records:
-    """Stage 2: match all prepared images and return their :class:`Records`.
+def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
+    """Stages 1 and 2 for a batch of images: sort, cut, IoU and greedy matching → :class:`Records`.
 
-    Images are grouped by their (padded) number of candidate ground truths; inside a group the k-th
-    candidate detection of every (image, category) is matched in one vectorised step, for all area
-    ranges and IoU thresholds.
+    Parameters
+    ----------
+    items : sequence of ``(image_id, height, width, gts, dets)``
+        ``gts``: COCO annotation dicts of the evaluated categories (``category_id``, ``segmentation``
+        / ``bbox``, ``area``, ``iscrowd``, ``id``); ``dets``: detection dicts normalised by
+        :func:`segbench.io.coco.load_results` (``area`` present when it comes from the box, otherwise
+        the mask area is used). Each image appears once.
+    params : COCOParams
+
+    Notes
+    -----
+    Detections of an (image, category) are sorted by ``-score`` with a stable sort (ties keep file
+    order) and cut at ``max(maxDets)``. IoUs come from one :func:`pycocotools.mask.iou` call per image
+    (detections and GTs of categories present on both sides; other pairs are masked to -1). Only
+    detections whose best same-category IoU reaches the lowest threshold take part in the greedy
+    matching; it runs for all images, area ranges and thresholds at once, one detection rank at a
+    time (:func:`_match_group`).
     """
-    A = len(params.area_rng)
-    T = len(params.iou_thrs)
-    thr = params.thr_array
-    images = list(images)
-    if not images:
+    A, T = len(params.area_rng), len(params.iou_thrs)
+    items = list(items)
+    n = len(items)
+    if n == 0:
         return Records.empty(A, T)
-    n_det = [len(p.det_cat) for p in images]
-    N = int(sum(n_det))
-    off = np.concatenate([[0], np.cumsum(n_det)]).astype(np.int64)
-    det_out = np.concatenate([p.det_out for p in images], axis=1) if N else np.zeros((A, 0), bool)
-    codes = np.where(det_out.T[:, :, None], np.uint8(2), np.uint8(0))          # (N, A, 1)
-    codes = np.ascontiguousarray(np.broadcast_to(codes, (N, A, T)))
-    # group images with candidates by padded G
+    lo = np.array([r[0] for r in params.area_rng], np.float64)[:, None]
+    hi = np.array([r[1] for r in params.area_rng], np.float64)[:, None]
+    iou_type = params.iou_type
+    thr = params.thr_array
+    tmin = float(thr.min())
+    image_ids = [it[0] for it in items]
+    hs = np.array([int(it[1]) for it in items], np.int64)
+    ws = np.array([int(it[2]) for it in items], np.int64)
+    gts_all: list = []
+    dets_all: list = []
+    gl = np.empty(n, np.int64)
+    dl = np.empty(n, np.int64)
+    for i, it in enumerate(items):
+        gl[i] = len(it[3])
+        dl[i] = len(it[4])
+        gts_all.extend(it[3])
+        dets_all.extend(it[4])
+    M, N = len(gts_all), len(dets_all)
+    # ---- ground truth
+    g_img = np.repeat(np.arange(n, dtype=np.int64), gl)
+    g_cat = np.fromiter((g["category_id"] for g in gts_all), np.int64, M)
+    g_crowd = np.fromiter((bool(g.get("iscrowd", 0)) for g in gts_all), bool, M)
+    g_area = np.fromiter((g.get("area", np.nan) for g in gts_all), np.float64, M)
+    if M and np.isnan(g_area).any():
+        idx = np.flatnonzero(np.isnan(g_area))
+        g_area = _fill_area(gts_all, idx, g_area, list(zip(hs[g_img[idx]], ws[g_img[idx]])), iou_type)
+    g_ign = g_crowd[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)          # (A, M)
+    d_cat = np.fromiter((d["category_id"] for d in dets_all), np.int64, N)
+    cmin = min(int(g_cat.min()) if M else 0, int(d_cat.min()) if N else 0)
+    cmax = max(int(g_cat.max()) if M else 0, int(d_cat.max()) if N else 0)
+    mul = cmax - cmin + 1
+    gkey = g_img * mul + (g_cat - cmin)
+    ukey, inv = np.unique(gkey, return_inverse=True)
+    npig = np.zeros((len(ukey), A), np.int64)
+    for a in range(A):
+        npig[:, a] = np.bincount(inv.reshape(-1), weights=~g_ign[a], minlength=len(ukey)).astype(np.int64)
+    # ---- detections: sort by (image, category, -score), stable; cut at maxDets[-1]
+    d_score = np.fromiter((d["score"] for d in dets_all), np.float64, N)
+    d_img = np.repeat(np.arange(n, dtype=np.int64), dl)
+    order = np.lexsort((-d_score, d_cat, d_img))
+    dkey = d_img[order] * mul + (d_cat[order] - cmin)
+    starts = np.flatnonzero(np.r_[True, dkey[1:] != dkey[:-1]]) if N else np.zeros(0, np.int64)
+    rank = np.arange(N) - np.repeat(starts, np.diff(np.r_[starts, N])) if N else np.zeros(0, np.int64)
+    md = params.max_dets[-1]
+    if N and rank.max() >= md:
+        keep = rank < md
+        order, dkey, rank = order[keep], dkey[keep], rank[keep]
+    D = len(order)
+    k_img = d_img[order]
+    k_cat = d_cat[order]
+    k_score = d_score[order]
+    k_dets = [dets_all[j] for j in order]
+    k_area = np.fromiter((d.get("area", np.nan) for d in k_dets), np.float64, D)
+    need = np.flatnonzero(np.isnan(k_area)) if D else np.zeros(0, np.int64)
+    if need.size:  # mask areas (and boxes for bbox evaluation), like COCO.loadRes
+        rles = [_to_rle(k_dets[i]["segmentation"], int(hs[k_img[i]]), int(ws[k_img[i]])) for i in need]
+        k_area[need] = _areas(rles)
+        if iou_type == "bbox":
+            bbs = mask_utils.toBbox(rles)
+            for j, i in enumerate(need):
+                if "bbox" not in k_dets[i]:
+                    k_dets[i] = dict(k_dets[i], bbox=[float(v) for v in bbs[j]])
+    det_out = (k_area[None, :] < lo) | (k_area[None, :] > hi)                        # (A, D)
+    codes = np.ascontiguousarray(np.broadcast_to(np.where(det_out.T[:, :, None], np.uint8(2), np.uint8(0)),
+                                                 (D, A, T)))
+    # ---- IoU per image for (image, category) pairs present on both sides
+    rows_all = np.flatnonzero(np.isin(dkey, ukey)) if D and M else np.zeros(0, np.int64)
+    cols_all = np.flatnonzero(np.isin(gkey, dkey)) if D and M else np.zeros(0, np.int64)
+    r_b = np.searchsorted(k_img[rows_all], np.arange(n + 1))
+    c_b = np.searchsorted(g_img[cols_all], np.arange(n + 1))
+    cand_parts, iou_parts, img_parts, col_parts = [], [], [], []
+    for i in np.flatnonzero((np.diff(r_b) > 0) & (np.diff(c_b) > 0)):
+        rows = rows_all[r_b[i]:r_b[i + 1]]
+        cols = cols_all[c_b[i]:c_b[i + 1]]
+        h, w = int(hs[i]), int(ws[i])
+        dsub = [k_dets[r] for r in rows]
+        gsub = [gts_all[c] for c in cols]
+        if iou_type == "bbox":
+            dg = np.array([d["bbox"] for d in dsub], np.float64).reshape(-1, 4)
+            gg = np.array([g["bbox"] for g in gsub], np.float64).reshape(-1, 4)
+        else:
+            dg = [_to_rle(d["segmentation"], h, w) for d in dsub]
+            gg = [_to_rle(g["segmentation"], h, w) for g in gsub]
+        io = np.asarray(mask_utils.iou(dg, gg, g_crowd[cols].astype(np.uint8)), np.float64).reshape(len(rows),
+                                                                                                   len(cols))
+        io = np.where(k_cat[rows][:, None] == g_cat[cols][None, :], io, -1.0)
+        isc = io.max(axis=1) >= tmin
+        if isc.any():
+            cand_parts.append(rows[isc])
+            iou_parts.append(io[isc])
+            img_parts.append(i)
+            col_parts.append(cols)
+    if cand_parts:
+        _match_and_code(cand_parts, iou_parts, img_parts, col_parts, dkey, g_ign, g_crowd, gts_all, det_out,
+                        codes, thr, params)
+    return Records(
+        image_ids=image_ids, det_img=k_img.astype(np.int32), det_cat=k_cat.astype(np.int64),
+        det_rank=rank.astype(np.int32), det_score=k_score.astype(np.float64), det_code=codes,
+        gt_img=(ukey // mul).astype(np.int32), gt_cat=(ukey % mul + cmin).astype(np.int64), gt_npig=npig)
+
+
+def _match_and_code(cand_parts, iou_parts, img_parts, col_parts, dkey, g_ign, g_crowd, gts_all, det_out, codes,
+                    thr, params) -> None:
+    """Greedy matching of the candidate detections (grouped by padded GT count) and their codes."""
+    A, T = g_ign.shape[0], len(thr)
+    cand = np.concatenate(cand_parts)
+    ck = dkey[cand]
+    st = np.flatnonzero(np.r_[True, ck[1:] != ck[:-1]])
+    step_all = np.arange(len(cand)) - np.repeat(st, np.diff(np.r_[st, len(cand)]))
+    offs = np.concatenate([[0], np.cumsum([len(c) for c in cand_parts])])
     groups: dict = {}
-    for i, p in enumerate(images):
-        if p.cand.size:
-            G = p.ious.shape[1]
-            Gp = 1 << max(0, (G - 1).bit_length())
-            groups.setdefault(Gp, []).append(i)
-    for Gp, idxs in groups.items():
-        nimg = len(idxs)
-        g_ign = np.ones((nimg, A, Gp), bool)
-        g_crowd = np.zeros((nimg, Gp), bool)
-        g_idnz = np.ones((nimg, Gp), bool)
-        rows_iou, rows_img, rows_step, rows_det = [], [], [], []
-        for j, i in enumerate(idxs):
-            p = images[i]
-            G = p.ious.shape[1]
-            g_ign[j, :, :G] = p.g_ign
-            g_crowd[j, :G] = p.g_crowd
-            g_idnz[j, :G] = p.g_idnz
-            io = p.ious
+    for j, io in enumerate(iou_parts):
+        G = io.shape[1]
+        groups.setdefault(1 << max(0, (G - 1).bit_length()), []).append(j)
+    g_idnz_all = None
+    for Gp, js in groups.items():
+        nimg = len(js)
+        gi = np.ones((nimg, A, Gp), bool)
+        gc = np.zeros((nimg, Gp), bool)
+        gz = np.ones((nimg, Gp), bool)
+        ious, img, step, det = [], [], [], []
+        for q, j in enumerate(js):
+            cols = col_parts[j]
+            G = len(cols)
+            gi[q, :, :G] = g_ign[:, cols]
+            gc[q, :G] = g_crowd[cols]
+            if not params.fix_zero_gt_id:
+                gz[q, :G] = [gts_all[c].get("id", 1) != 0 for c in cols]
+            io = iou_parts[j]
             if G < Gp:
-                io = np.pad(io, ((0, 0), (0, Gp - G)), constant_values=-1.0)
-            rows_iou.append(io)
-            rows_img.append(np.full(len(p.cand), j, np.int64))
-            rows_step.append(p.cand_step)
-            rows_det.append(p.cand + off[i])
-        ious = np.concatenate(rows_iou)
-        img = np.concatenate(rows_img)
-        step = np.concatenate(rows_step)
-        det = np.concatenate(rows_det)
+                pad = np.full((io.shape[0], Gp), -1.0)
+                pad[:, :G] = io
+                io = pad
+            ious.append(io)
+            img.append(np.full(len(io), q, np.int64))
+            step.append(step_all[offs[j]:offs[j + 1]])
+            det.append(cand_parts[j])
+        ious = np.concatenate(ious)
+        img = np.concatenate(img)
+        step = np.concatenate(step)
+        det = np.concatenate(det)
         o = np.argsort(step, kind="stable")
         ious, img, step, det = ious[o], img[o], step[o], det[o]
-        m = _match_group(ious, img, step, g_ign, g_crowd, thr)          # (n, A, T)
+        m = _match_group(ious, img, step, gi, gc, thr)                     # (n, A, T)
         matched = m >= 0
         mm = np.maximum(m, 0)
-        ar_a = np.arange(A)[None, :, None]
-        gim = g_ign[img[:, None, None], ar_a, mm] & matched
-        if params.fix_zero_gt_id:
-            mnz = matched
-        else:
-            mnz = matched & g_idnz[img[:, None, None], mm]
-        out_rng = det_out.T[det][:, :, None]
-        dtig = gim | (~mnz & out_rng)
+        gim = gi[img[:, None, None], np.arange(A)[None, :, None], mm] & matched
+        mnz = matched & gz[img[:, None, None], mm]
+        dtig = gim | (~mnz & det_out.T[det][:, :, None])
         codes[det] = np.where(dtig, np.uint8(2), np.where(mnz, np.uint8(1), np.uint8(0)))
-    det_img = np.repeat(np.arange(len(images), dtype=np.int32), n_det)
-    gt_n = [len(p.gt_cat) for p in images]
-    return Records(
-        image_ids=[p.image_id for p in images], det_img=det_img,
-        det_cat=np.concatenate([p.det_cat for p in images]).astype(np.int64),
-        det_rank=np.concatenate([p.det_rank for p in images]).astype(np.int32),
-        det_score=np.concatenate([p.det_score for p in images]).astype(np.float64),
-        det_code=codes,
-        gt_img=np.repeat(np.arange(len(images), dtype=np.int32), gt_n),
-        gt_cat=np.concatenate([p.gt_cat for p in images]).astype(np.int64),
-        gt_npig=np.concatenate([p.gt_npig for p in images]).reshape(-1, A).astype(np.int64))
 
 
 def evaluate_images(items, params: COCOParams, batch_size: int = 512) -> Records:
-    """Stages 1 + 2 over ``items`` = iterable of ``(image_id, h, w, gts, dets)``."""
+    """Stages 1 + 2 over ``items`` = iterable of ``(image_id, h, w, gts, dets)``, in batches."""
     parts, batch = [], []
     for it in items:
-        batch.append(prepare_image(*it, params))
+        batch.append(it)
         if len(batch) >= batch_size:
-            parts.append(match_batch(batch, params))
+            parts.append(evaluate_batch(batch, params))
             batch = []
     if batch or not parts:
-        parts.append(match_batch(batch, params))
+        parts.append(evaluate_batch(batch, params))
     return Records.concat(parts)
 
 

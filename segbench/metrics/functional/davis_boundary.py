@@ -47,7 +47,6 @@ Martin, Fowlkes, Malik, "Learning to detect natural image boundaries", TPAMI 200
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np

@@ -20,7 +20,10 @@ The state of a dataset is per-class ``tp, fp, fn`` (int64) and ``iou`` (float64 
 
 Speed: a segment map is piecewise constant, so instead of ``np.unique`` over ``H*W`` combined labels
 (a sort, what panopticapi does) the pairing first finds the runs of equal ``(gt id, pred id)`` along
-the flattened image (two comparisons and one ``flatnonzero``), then aggregates the few thousand runs.
+the flattened image (two comparisons and one ``flatnonzero``, :func:`run_lengths`), maps the run values
+to segment slots with ``searchsorted`` against the (few) JSON ids, and builds the small
+``(segments_gt + 2) x (segments_pred + 1)`` intersection matrix with one ``bincount`` over the runs;
+matching, FN and FP are then array operations on that matrix.
 
 References
 ----------
@@ -226,26 +229,23 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids:
         duplicated segment id, a JSON segment absent from the PNG (messages name image and segment).
     """
     gv, pv, n = run_lengths(gt_ids, pred_ids) if pairs is None else pairs
+    gv = np.asarray(gv).astype(np.int64, copy=False)  # same dtype as the id tables: fast searchsorted
+    pv = np.asarray(pv).astype(np.int64, copy=False)
     gid, gcat, gcrowd, garea = _segment_table(gt_segments, image, path, "ground-truth")
     pid, pcat, _, _ = _segment_table(pred_segments, image, path, "predicted")
     kg, kp = gid.size, pid.size
 
     # ---- slots: GT segment index | kg = VOID (id 0 not in the JSON) | kg + 1 = ids not in the JSON
-    gord = np.argsort(gid, kind="stable")
-    gsorted = gid[gord]
-    gpos = np.minimum(np.searchsorted(gsorted, gv), max(kg - 1, 0))
-    ghit = gsorted[gpos] == gv if kg else np.zeros(gv.shape, bool)
-    gslot = np.where(ghit, gord[gpos] if kg else 0, np.where(gv == VOID, kg, kg + 1))
-    void_slot = int(gord[np.searchsorted(gsorted, VOID)]) if kg and VOID in gsorted else kg
-    pord = np.argsort(pid, kind="stable")
-    psorted = pid[pord]
-    ppos = np.minimum(np.searchsorted(psorted, pv), max(kp - 1, 0))
-    phit = psorted[ppos] == pv if kp else np.zeros(pv.shape, bool)
+    gslot, ghit = _slots(gid, gv)
+    gslot[~ghit] = np.where(gv[~ghit] == VOID, kg, kg + 1)
+    hit0 = np.flatnonzero(gid == VOID)
+    void_slot = int(hit0[0]) if hit0.size else kg
+    pslot, phit = _slots(pid, pv)
     pcls = np.fromiter((cat_to_index.get(int(c), -1) for c in pcat.tolist()), np.int64, kp)
     bad_png = pv[~phit & (pv != VOID)]
     if bad_png.size or (pcls < 0).any():
         _prediction_error(bad_png, pid, pcat, pcls, np.unique(pv), image, path)
-    pslot = np.where(phit, pord[ppos] if kp else 0, kp)
+    pslot[~phit] = kp
 
     # ---- joint histogram (kg + 2) x (kp + 1)
     w = kp + 1
@@ -309,6 +309,40 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids:
     return st
 
 
+_LUT: np.ndarray | None = None
+_LUT_BITS = 24  # RGB ids are < 2**24
+
+
+def _slots(table_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each value in ``table_ids`` (unique) and whether it was found.
+
+    RGB segment ids are < 2**24, so a per-process lookup table of 2**24 uint16 (allocated lazily with
+    ``calloc``: only the pages of ids actually seen become resident, a few hundred KB) maps the values
+    in one gather; its entries are reset after use. Other ids fall back to ``searchsorted``.
+    """
+    global _LUT
+    k = table_ids.size
+    if k and k < 65535 and values.size and table_ids.min() >= 0 and table_ids.max() < (1 << _LUT_BITS) \
+            and values.min() >= 0 and values.max() < (1 << _LUT_BITS):
+        if _LUT is None:
+            _LUT = np.zeros(1 << _LUT_BITS, np.uint16)
+        _LUT[table_ids] = np.arange(1, k + 1, dtype=np.uint16)
+        try:
+            s = _LUT[values].astype(np.int64)
+        finally:
+            _LUT[table_ids] = 0
+        hit = s > 0
+        s -= 1
+        return s, hit
+    if k == 0:
+        return np.zeros(values.shape, np.int64), np.zeros(values.shape, bool)
+    order = np.argsort(table_ids, kind="stable")
+    srt = table_ids[order]
+    pos = np.minimum(np.searchsorted(srt, values), k - 1)
+    hit = srt[pos] == values
+    return np.where(hit, order[pos], 0).astype(np.int64), hit
+
+
 def _prediction_error(bad_png, pid, pcat, pcls, present, image, path):
     """Raise the first problem in panopticapi's order (PNG ids ascending: unknown id, then category)."""
     bad_cat = {int(pid[j]): int(pcat[j]) for j in np.flatnonzero(pcls < 0).tolist()}
@@ -337,7 +371,7 @@ def pq_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequence[str] |
         ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st RQ_st`` (fractions; NaN when no class qualifies) and
         ``N N_th N_st`` (number of classes averaged).
     per_class : dict
-        name → ``pq sq rq tp fp fn``; NaN pq/sq/rq for classes with no GT and no prediction.
+        name → ``pq sq rq`` (fractions); NaN for classes with no GT and no prediction.
     """
     tp = np.asarray(tp)
     fp = np.asarray(fp)
@@ -350,13 +384,13 @@ def pq_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequence[str] |
     for c in range(C):
         t, f, m, s = int(tp[c]), int(fp[c]), int(fn[c]), float(iou[c])
         if t + f + m == 0:
-            per_class[names[c]] = {"pq": math.nan, "sq": math.nan, "rq": math.nan, "tp": 0, "fp": 0, "fn": 0}
+            per_class[names[c]] = {"pq": math.nan, "sq": math.nan, "rq": math.nan}
             continue
         den = t + 0.5 * f + 0.5 * m
         pq = s / den
         sq = s / t if t != 0 else 0.0
         rq = t / den
-        per_class[names[c]] = {"pq": pq, "sq": sq, "rq": rq, "tp": t, "fp": f, "fn": m}
+        per_class[names[c]] = {"pq": pq, "sq": sq, "rq": rq}
         rows.append((c, pq, sq, rq))
     values = {}
     for suffix, sel in (("", None), ("_th", True), ("_st", False)):
@@ -528,6 +562,5 @@ def pq_modified_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequen
             values[name + suffix] = float(arr[sel].mean()) if sel.any() else math.nan
         values["N" + suffix] = int(sel.sum())
     per_class = {names[c]: ({"pq": float(pq[c]), "sq": float(sq[c]), "rq": float(rq[c])} if ok[c] else
-                            {"pq": math.nan, "sq": math.nan, "rq": math.nan})
-                 | {"tp": int(tp[c]), "fp": int(fp[c]), "fn": int(fn[c])} for c in range(tp.size)}
+                            {"pq": math.nan, "sq": math.nan, "rq": math.nan}) for c in range(tp.size)}
     return values, per_class

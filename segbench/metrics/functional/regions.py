@@ -126,8 +126,34 @@ def covering_counts(seg: np.ndarray, gts: np.ndarray) -> tuple[float, float, flo
             float((area_seg * mseg).sum()), float(area_seg.sum()), mgt)
 
 
+def _ri_voi_from_table(n: np.ndarray) -> tuple[float, float]:
+    n = n.astype(np.float64)
+    N = n.sum()
+    nu = n.sum(1)
+    nv = n.sum(0)
+    c2 = N * (N - 1) / 2
+    ri = 1.0 - ((nu * nu).sum() / 2 + (nv * nv).sum() / 2 - (n * n).sum()) / c2 if c2 > 0 else 1.0
+    nz = n[n > 0] / N
+    pu = nu[nu > 0] / N
+    pv = nv[nv > 0] / N
+    # VoI = H(S) + H(G) - 2 I = 2 H(S, G) - H(S) - H(G)
+    hj = -np.sum(nz * np.log2(nz))
+    return float(ri), float(2 * hj + np.sum(pu * np.log2(pu)) + np.sum(pv * np.log2(pv)))
+
+
+def _jaccard_from_table(n: np.ndarray) -> np.ndarray:
+    full = n.astype(np.float64)
+    den = full.sum(1)[:, None] + full.sum(0)[None, :] - full
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(den > 0, full / np.where(den > 0, den, 1), 0.0)
+    return acc[1:, 1:]
+
+
 def region_image_eval(segs, gts) -> dict:
     """Per-image region benchmark over a hierarchy ``segs`` (list of T label maps).
+
+    One contingency table per (level, annotator) gives both the Jaccard overlaps (covering) and the
+    Rand index / VoI.
 
     Returns
     -------
@@ -138,20 +164,37 @@ def region_image_eval(segs, gts) -> dict:
     if gts.ndim == 2:
         gts = gts[None]
     out = {k: [] for k in ("cntR", "sumR", "cntP", "sumP", "RI", "VOI")}
+    gflat = []
+    for g in gts:
+        gf = g.ravel().astype(np.int64)
+        if gf.size and gf.min() < 0:
+            gf = gf - gf.min()
+        gflat.append((gf, int(gf.max()) + 1 if gf.size else 1))
+    areas_gt = np.concatenate([np.bincount(gf, minlength=ng)[1:] for gf, ng in gflat])
     best = None
-    areas_gt = np.concatenate([np.bincount(np.maximum(g.ravel(), 0).astype(np.int64),
-                                           minlength=int(max(g.max(), 0)) + 1)[1:] for g in gts])
     for s in segs:
         s = np.asarray(s)
         if s.shape != gts.shape[1:]:
             raise ValueError(f"segmentation shape {s.shape} differs from the ground truth {gts.shape[1:]}")
-        cr, sr, cp, sp, mgt = covering_counts(s, gts)
+        sf = s.ravel().astype(np.int64)
+        if sf.size and sf.min() < 0:
+            sf = sf - sf.min()
+        ns = int(sf.max()) + 1 if sf.size else 1
+        mats = []
         ri = voi = 0.0
-        for g in gts:
-            a, b = rand_index_voi(s, g)
+        for gf, ng in gflat:
+            n = np.bincount(sf * ng + gf, minlength=ns * ng).reshape(ns, ng)
+            mats.append(_jaccard_from_table(n))
+            a, b = _ri_voi_from_table(n)
             ri += a
             voi += b
-        for k, v in zip(("cntR", "sumR", "cntP", "sumP", "RI", "VOI"), (cr, sr, cp, sp, ri / len(gts), voi / len(gts))):
+        matches = np.concatenate(mats, axis=1)
+        area_seg = np.bincount(sf, minlength=ns)[1:]
+        mseg = matches.max(1) if matches.shape[1] else np.zeros(ns - 1)
+        mgt = matches.max(0) if matches.shape[0] else np.zeros(matches.shape[1])
+        vals = (float((areas_gt * mgt).sum()), float(areas_gt.sum()), float((area_seg * mseg).sum()),
+                float(area_seg.sum()), ri / len(gts), voi / len(gts))
+        for k, v in zip(("cntR", "sumR", "cntP", "sumP", "RI", "VOI"), vals):
             out[k].append(v)
         best = mgt if best is None else np.maximum(best, mgt)
     out["cntR_best"] = float((areas_gt * best).sum()) if best is not None else 0.0

@@ -95,8 +95,9 @@ def pair_histogram(a: np.ndarray, b: np.ndarray, na: int, nb: int) -> np.ndarray
     nbins = na * nb
     if nbins <= _DENSE_MAX_BINS:
         if a.dtype == np.uint8 and b.dtype == np.uint8 and nb == 256:
-            key = np.left_shift(a, 8, dtype=np.uint16)
-            np.bitwise_or(key, b, out=key)
+            key = a.astype(np.uint16)
+            key <<= 8
+            key |= b
         else:
             kt = np.uint32 if nbins <= (1 << 32) else np.int64
             key = a.astype(kt) * kt(nb)
@@ -165,6 +166,9 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
     if gt.dtype.kind not in "iub" or pred.dtype.kind not in "iub":
         raise ValueError(f"label maps must be integer arrays, got {gt.dtype} and {pred.dtype}")
     ig = int(ignore_index)
+    if 0 <= ig < C:
+        raise ValueError(f"ignore_index {ig} is also a class id (0..{C - 1}); use an ignore index >= C "
+                         f"(e.g. 65535 for more than 255 classes)")
     vv = sorted({int(v) for v in void_values if int(v) != ig and not 0 <= int(v) < C})
     if gt.size == 0:
         cm = np.zeros((C, C), np.int64)
@@ -301,8 +305,7 @@ def scores_from_confusion(cm: np.ndarray, void: np.ndarray | None = None) -> dic
     aacc = float(tp.sum() / total) if total else float("nan")
     present = gt_c > 0
     if total:
-        freq = gt_c[present] / total
-        fw = float((freq * np.nan_to_num(iou[present])).sum())
+        fw = float((gt_c[present] * np.nan_to_num(iou[present])).sum() / total)
     else:
         fw = float("nan")
     return {"IoU": iou, "Acc": acc, "Dice": dice, "precision": prec, "recall": acc.copy(),
@@ -490,8 +493,9 @@ def confusion_and_instances(gt: np.ndarray, pred: np.ndarray, instance_ids: np.n
     fast = (gt.dtype == np.uint8 and pred.dtype == np.uint8 and C <= 256 and 0 <= ig < 256
             and gt.shape == pred.shape == inst.shape and gt.size > 4096)
     if fast:
-        key = np.left_shift(gt.ravel(), 8, dtype=np.uint16)
-        np.bitwise_or(key, pred.ravel(), out=key)
+        key = gt.ravel().astype(np.uint16)
+        key <<= 8
+        key |= pred.ravel()
         ifl = inst.ravel()
         starts, lens = _runs(key, ifl)
         if starts is not None:
