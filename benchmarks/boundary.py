@@ -9,7 +9,8 @@ and the speed ratio against the C++ matching on the same binary maps.
 
 Usage::
 
-    python benchmarks/boundary.py                 # 20 images
+    python benchmarks/boundary.py                 # 20 images, thick soft maps
+    python benchmarks/boundary.py --kind nms      # 20 images, 1-px soft contours (after NMS)
     python benchmarks/boundary.py --images 3 --reference-thresholds 5   # quick
 
 Timings on a shared machine are noisy; run it alone for numbers to publish.
@@ -30,7 +31,7 @@ from segbench.metrics.functional import boundary as FB  # noqa: E402
 from segbench.metrics.functional.regions import seg_to_boundaries  # noqa: E402
 
 
-def make_case(rng, h=321, w=481, annotators=5):
+def make_case(rng, h=321, w=481, annotators=5, kind="blurred"):
     from scipy import ndimage as ndi
     n = int(rng.integers(8, 20))
     pts = rng.random((n, 2)) * [h, w]
@@ -49,6 +50,8 @@ def make_case(rng, h=321, w=481, annotators=5):
     pb = pb * (0.6 + 0.4 * rng.random(pb.shape))
     noise = (rng.random(pb.shape) < 0.004) * rng.random(pb.shape) * 0.8
     pb = np.clip(pb + noise, 0, 1)
+    if kind == "nms":  # one-pixel-wide soft contours, like an edge detector's output after NMS
+        pb = pb * FB.thin(pb >= 0.02)
     pb = np.round(pb * 255) / 255  # like an 8-bit PNG
     return pb, gts
 
@@ -59,9 +62,11 @@ def main(argv=None):
     ap.add_argument("--reference-thresholds", type=int, default=9,
                     help="thresholds for the C++ side-by-side (it takes ~0.1-0.4 s per matching)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kind", choices=["blurred", "nms"], default="blurred",
+                    help="blurred: thick soft maps (thinning does the work); nms: 1-px soft contours")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    cases = [make_case(rng) for _ in range(args.images)]
+    cases = [make_case(rng, kind=args.kind) for _ in range(args.images)]
     te, tf = [], []
     per_e, per_f = [], []
     for pb, gts in cases:
@@ -77,7 +82,7 @@ def main(argv=None):
     thr = FB.bsds_thresholds(99)
     se = FB.boundary_pr_summary(thr, *[sum(x[i] for x in per_e) for i in range(4)], per_image=per_e)
     sf = FB.boundary_pr_summary(thr, *[sum(x[i] for x in per_f) for i in range(4)], per_image=per_f)
-    print(f"images: {len(cases)} x 5 annotators x 99 thresholds, 481x321")
+    print(f"images: {len(cases)} ({args.kind}) x 5 annotators x 99 thresholds, 481x321")
     print(f"exact: median {np.median(te):.3f} s/image (min {np.min(te):.3f}, max {np.max(te):.3f})")
     print(f"fast:  median {np.median(tf):.3f} s/image (min {np.min(tf):.3f}, max {np.max(tf):.3f})")
     for k in ("ODS", "OIS", "AP"):

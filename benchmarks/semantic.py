@@ -151,10 +151,10 @@ def bench_decode_cv2(gts, preds):
     return _timed(run)[0]
 
 
-def bench_segbench(root, pred_dir, workers, instances=True):
+def bench_segbench(root, pred_dir, workers, instances=True, ids=None):
     ds = Cityscapes(root, instances=instances)
     src = ds.predictions(pred_dir)
-    t, (rec, out) = _timed(lambda: evaluate_run(ds, src, ds.build_metrics(None), workers=workers))
+    t, (rec, out) = _timed(lambda: evaluate_run(ds, src, ds.build_metrics(None), workers=workers, ids=ids))
     return t, rec.metrics["miou@1"]["values"]
 
 
@@ -244,9 +244,9 @@ def main(argv=None):
     dcv = bench_decode_cv2(gts, preds)
     if dcv is not None:
         rows.append(("  (OpenCV decode GT+pred, for comparison)", dcv))
-    t1n, v1n = bench_segbench(root, pred_dir, 1, instances=False)
-    t1, v1 = bench_segbench(root, pred_dir, 1)
-    t2, v2 = bench_segbench(root, pred_dir, 2)
+    t1n, v1n = bench_segbench(root, pred_dir, 1, instances=False, ids=ids)
+    t1, v1 = bench_segbench(root, pred_dir, 1, ids=ids)
+    t2, v2 = bench_segbench(root, pred_dir, 2, ids=ids)
     assert v1 == v2, "1 and 2 workers disagree"
     rows += [("segbench IoU only, 1 worker", t1n), ("segbench IoU+iIoU, 1 worker", t1),
              ("segbench IoU+iIoU, 2 workers", t2)]

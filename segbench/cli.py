@@ -24,7 +24,8 @@ def _console(stderr: bool = False):
 
 
 def _warn(msg: str) -> None:
-    _console(stderr=True).print(f"[yellow]segbench: warning:[/yellow] {msg}", markup=True)
+    from rich.markup import escape
+    _console(stderr=True).print(f"[yellow]segbench: warning:[/yellow] {escape(msg)}", markup=True)
 
 
 def parse_gates(items: Sequence[str] | None, flag: str) -> dict:
@@ -213,6 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+        # an output path the user gave cannot be written (a file where a folder is needed...)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"segbench: error: {where}cannot write here ({e.strerror or e}); choose another output path",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

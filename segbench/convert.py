@@ -34,12 +34,12 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import BadInputError, NotFoundError, UsageError
-from .io.panoptic import (VOID, load_panoptic_json, read_panoptic_png, read_two_channel_png, segments_from_ids,
+from .io.panoptic import (load_panoptic_json, read_panoptic_png, read_two_channel_png, segments_from_ids,
                           two_channel_to_ids, write_panoptic_json, write_panoptic_png)
 
 __all__ = ["combine_semantic_instance", "panoptic_to_semantic", "panoptic_to_detection", "detection_to_panoptic",

@@ -108,7 +108,12 @@ def evaluate_samples(dataset: DatasetAdapter, predictions: PredictionSource, met
             from distributed import Client
         except ImportError:
             raise UsageError("--scheduler needs Dask distributed: pip install 'segbench[dask]'") from None
-        with Client(scheduler) as client:
+        try:
+            client_cm = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise UsageError(f"--scheduler: expected a reachable Dask scheduler at {scheduler}, found none ({e}); "
+                             "start one (`dask scheduler`) or drop --scheduler") from None
+        with client_cm as client:
             futs = client.map(_run_chunk, [dataset] * len(chunks), [predictions] * len(chunks),
                               [list(metrics)] * len(chunks), chunks, pure=False)
             for i, f in enumerate(futs):

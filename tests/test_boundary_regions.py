@@ -18,7 +18,6 @@ DATA = Path(__file__).resolve().parent / "data" / "bsds500" / "BSDS500" / "data"
 
 
 def _random_labels(rng, shape, n):
-    from scipy import ndimage as ndi
     pts = rng.random((n, 2)) * shape
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     d = (yy[..., None] - pts[:, 0]) ** 2 + (xx[..., None] - pts[:, 1]) ** 2

@@ -132,3 +132,21 @@ def test_semantic_boundary_metrics_bad_input():
             m.update(SemanticPrediction(np.zeros((61, 80), np.uint8)), s)
         with pytest.raises(BadInputError, match="train ids"):
             m.update(p, s)  # class 2 is outside a 2-class space
+
+
+def test_cli_semantic_dataset_with_boundary_metrics(tmp_path):
+    import json
+    from segbench.cli import main
+    from segbench.datasets.isbi_membrane import ISBIMembrane
+    from segbench.models import get_model
+    from segbench.models.predict import run_predict
+    root = ISBIMembrane.make_fake(tmp_path / "isbi", num_samples=2, size=64)
+    out = tmp_path / "otsu"
+    run_predict(get_model("skimage-otsu"), ISBIMembrane(root), out)
+    rec = tmp_path / "r.json"
+    assert main(["eval", str(out), "--dataset", "isbi-membrane", "--gt", str(root), "--split", "train",
+                 "--metrics", "miou,boundary_iou,bf", "--json", str(rec)]) == 0
+    r = json.loads(rec.read_text())["metrics"]
+    assert set(r) == {"miou@1", "boundary_iou@1", "bf@1"}
+    assert 0 <= r["boundary_iou@1"]["values"]["boundary_IoU"] <= 1 and 0 <= r["bf@1"]["values"]["BF"] <= 1
+    assert set(r["bf@1"]["per_class"]) == {"membrane", "cell"}

@@ -76,6 +76,13 @@ def test_prediction_formats(tmp_path):
     Image.fromarray((p * 255).astype(np.uint8)).save(tmp_path / "b.png")
     np.testing.assert_allclose(read_boundary_prediction(tmp_path / "b.png", shape).prob,
                                (p * 255).astype(np.uint8) / 255.0)
+    # gray saved as RGB is accepted; real colour is not
+    g8 = (p * 255).astype(np.uint8)
+    Image.fromarray(np.stack([g8] * 3, -1)).save(tmp_path / "rgb.png")
+    np.testing.assert_allclose(read_boundary_prediction(tmp_path / "rgb.png", shape).prob, g8 / 255.0)
+    Image.fromarray(np.stack([g8, g8, g8 // 2], -1)).save(tmp_path / "col.png")
+    with pytest.raises(BadInputError, match="channel"):
+        read_boundary_prediction(tmp_path / "col.png", shape)
     # .mat soft map, ucm2 and segs
     scipy.io.savemat(tmp_path / "c.mat", {"E": p})
     np.testing.assert_allclose(read_boundary_prediction(tmp_path / "c.mat", shape).prob, p)

@@ -73,8 +73,12 @@ def test_unknown_gt_label_id_is_bad_input(tmp_path):
     a = read_label(p)
     a[0, :3] = 40
     write_label(p, a)
-    with pytest.raises(BadInputError, match="40 \\(3 px\\)"):
-        Cityscapes(root).load(Cityscapes(root).sample_ids()[0])
+    ds = Cityscapes(root)
+    with pytest.raises(BadInputError, match="labelIds.png.*40 \\(3 px\\)"):
+        ds.load(ds.sample_ids()[0]).target.mask      # the train-id view checks the stored ids
+    shutil.copytree(root / "gtFine" / "val", tmp_path / "pred")
+    with pytest.raises(BadInputError, match="labelIds.png.*40 \\(3 px\\)"):
+        _eval(root, tmp_path / "pred")               # and so does the metric's histogram
 
 
 # ------------------------------------------------------------------ parity with cityscapesScripts

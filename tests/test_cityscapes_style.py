@@ -88,7 +88,7 @@ def test_num_classes_csv_and_missing_classes(tmp_path):
     # out-of-range GT values are refused with their pixel counts
     write_label(gt / "img_000.png", np.full((4, 4), 9, np.uint8))
     with pytest.raises(BadInputError, match="9 \\(16 px\\)"):
-        CityscapesStyle(gt, num_classes=3).load("img_000")
+        CityscapesStyle(gt, num_classes=3).load("img_000").target.mask
 
 
 def test_colour_coded_gt_and_predictions(tmp_path):

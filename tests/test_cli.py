@@ -242,3 +242,22 @@ def test_two_eval_runs_record_at_once(isbi, tmp_path):
     recs = ResultsStore(db).records()
     assert sorted(r.model_name for r in recs) == ["run-a", "run-b"]
     assert recs[0].metrics == recs[1].metrics
+
+
+def test_output_path_that_is_a_file(isbi, tmp_path, capsys):
+    root, preds = isbi
+    f = tmp_path / "afile"
+    f.write_text("x")
+    for argv in (["predict", "--model", "skimage-otsu", "--dataset", "isbi-membrane", "--gt", root, "--out", f],
+                 ["eval", preds, "--dataset", "isbi-membrane", "--gt", root, "--json", f / "r.json"],
+                 ["demo", "--out", f]):
+        code, _, err = run(argv, capsys)
+        assert code == 2, argv
+        assert_one_line_error(err, "afile", "cannot write here")
+
+
+def test_warning_shows_bracketed_names_verbatim(isbi, capsys):
+    root, preds = isbi
+    shutil.copy(preds / "0.png", preds / "[red]extra.png")
+    code, _, err = run(["eval", preds, "--dataset", "isbi-membrane", "--gt", root], capsys)
+    assert code == 0 and "[red]extra" in err

@@ -192,7 +192,8 @@ def test_zero_gt_id_quirk_and_fix():
 def test_synthetic_parity(seed, iou_type, with_bbox):
     gt, dets = synthetic_coco(12, dets_per_image=40, seed=seed, num_categories=6, size=(120, 160),
                               with_bbox=with_bbox, crowd_frac=0.1)
-    assert_parity(gt, dets, iou_type)
+    got, _ = assert_parity(gt, dets, iou_type)
+    assert np.max(np.abs(got - faster_stats(gt, dets, iou_type))) <= 1e-9
 
 
 def test_synthetic_faster_coco_eval_bbox():
@@ -352,3 +353,29 @@ def test_stat_keys():
     gt = _tiny_gt([_box_ann(1, 1, 1, (2, 2, 10, 10))])
     st = evaluate_coco(gt, [_box_det(1, 1, (2, 2, 10, 10), 0.9)], "bbox")
     assert tuple(st) == STAT_KEYS
+
+
+@pytest.mark.parametrize("one_group_max", [0, 10**6])
+def test_batching_and_grouping_do_not_change_results(monkeypatch, one_group_max):
+    """Images matched in GT-count buckets or in one padded group, in one batch or many: same records."""
+    import segbench.metrics.functional.coco as F
+    monkeypatch.setattr(F, "_ONE_GROUP_MAX", one_group_max)
+    gt, dets = synthetic_coco(15, dets_per_image=30, seed=12, num_categories=4, size=(100, 140))
+    ref = pycoco_stats(gt, dets, "segm")
+    orig = F.evaluate_images
+    for bs in (1, 4, 512):
+        monkeypatch.setattr(F, "evaluate_images",
+                            lambda items, params, _bs=bs: orig(items, params, batch_size=_bs))
+        got = ours(gt, dets, "segm")
+        assert np.array_equal(got, ref)
+
+
+def test_string_image_ids():
+    gt, dets = synthetic_coco(5, dets_per_image=20, seed=13, num_categories=3, size=(100, 140))
+    for im in gt["images"]:
+        im["id"] = f"img-{im['id']}"
+    for a in gt["annotations"]:
+        a["image_id"] = f"img-{a['image_id']}"
+    for d in dets:
+        d["image_id"] = f"img-{d['image_id']}"
+    assert_parity(gt, dets, "bbox")

@@ -128,3 +128,13 @@ def test_cli_bad_results_exit_2(tmp_path, capsys):
     assert main(["eval", str(r), "--dataset", "coco-style", "--gt", str(g)]) == 2
     err = capsys.readouterr().err
     assert "detection 0 (image_id 8)" in err and "res.json" in err
+
+
+def test_gt_without_segmentation_for_segm_is_a_clear_error():
+    from segbench.metrics.functional.coco import evaluate_coco
+    g = json.loads(json.dumps(GT))
+    del g["annotations"][0]["segmentation"]
+    dets = [{"image_id": 7, "category_id": 1, "score": 0.5, "bbox": [1, 1, 5, 5]}]
+    with pytest.raises(BadInputError, match="image 7: .*'segmentation'.*--iou-type bbox"):
+        evaluate_coco(g, dets, "segm")
+    assert evaluate_coco(g, dets, "bbox")["AP"] == pytest.approx(1.0)

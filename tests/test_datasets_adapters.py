@@ -228,14 +228,31 @@ def test_clouds_decode_reduce_prepare_and_submission(tmp_path):
         src.load(ds.load(sid))
 
 
-def test_clouds_incomplete_csv_refused(tmp_path):
+def test_clouds_missing_rows_are_not_scored(tmp_path):
     from segbench.datasets.kaggle_clouds import KaggleClouds
     root = KaggleClouds.make_fake(tmp_path, 2, 1, images=False)
     rows = read_rle_csv(root / "train.csv", "Image_Label", "EncodedPixels")
-    rows.pop(next(iter(rows)))
+    first = next(iter(rows))
+    img, lab = first.rsplit("_", 1)
+    rows.pop(first)
     write_rle_csv(root / "train.csv", rows, "Image_Label", "EncodedPixels")
-    with pytest.raises(BadInputError, match="incomplete"):
-        KaggleClouds(root).sample_ids()
+    ds = KaggleClouds(root)
+    s = ds.load(img)
+    assert s.target.valid.tolist() == [lab != "Fish", True, True, True]
+    # a submission without that pair is fine; a wrong mask for it would not count
+    sub = {}
+    for i in ds.sample_ids():
+        m = ds.load(i).target.masks
+        for k, name in enumerate(("Fish", "Flower", "Gravel", "Sugar")):
+            if f"{i}_{name}" in rows:
+                sub[f"{i}_{name}"] = rle_encode(m[k])
+    write_rle_csv(tmp_path / "sub.csv", sub, "Image_Label", "EncodedPixels")
+    m = get_metric("clouds_dice", ds.label_space())
+    src = ds.predictions(tmp_path / "sub.csv")
+    for i in ds.sample_ids():
+        m.update(src.load(ds.load(i)), ds.load(i))
+    assert m.compute().values["Dice"] == 1.0
+    assert len(m.state_dict()["per_sample"][img]) == 4 and m.state_dict()["per_sample"][img][0] is None
 
 
 # ------------------------------------------------------------------ IDRiD
@@ -432,3 +449,37 @@ def test_clouds_run_lengths_follow_the_image_size(tmp_path):
     Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(root / "train_images" / "a.jpg")
     with pytest.raises(BadInputError):
         KaggleClouds(root).load("a.jpg")  # runs do not fit a 300x400 image
+
+
+def test_prepare_progress_bars_on_a_terminal(tmp_path):
+    import io
+    from rich.console import Console
+    from segbench.datasets.download import prepare_dataset
+    from segbench.datasets.isprs import ISPRSVaihingen
+    from segbench.datasets.kaggle_clouds import KaggleClouds
+    buf = io.StringIO()
+    con = Console(file=buf, force_terminal=True, width=100)
+    root = KaggleClouds.make_fake(tmp_path / "c", 2, 0, images=False)
+    prepare_dataset("kaggle-clouds", root, root, console=con)
+    assert "clouds masks 350x525" in buf.getvalue() and len(list((root / "masks_350x525").glob("*.png"))) == 2
+    v = ISPRSVaihingen.make_fake(tmp_path / "v", 2, 0)
+    prepare_dataset("isprs-vaihingen", v, v, console=con)
+    assert "isprs-vaihingen labels" in buf.getvalue() and len(list((v / "labels").glob("*.png"))) == 33
+
+
+def test_clouds_png_mask_folder(tmp_path):
+    from segbench.datasets.kaggle_clouds import CLOUD_CLASSES, KaggleClouds
+    root = KaggleClouds.make_fake(tmp_path, 2, 3, images=False)
+    ds = KaggleClouds(root)
+    preds = tmp_path / "p"; preds.mkdir()
+    for sid in ds.sample_ids():
+        m = ds.load(sid).target.masks
+        for k, lab in enumerate(CLOUD_CLASSES):
+            Image.fromarray((m[k] * 255).astype(np.uint8)).save(preds / f"{sid}_{lab}.png")
+    src = ds.predictions(preds)
+    assert src.available() >= set(ds.sample_ids())
+    sid = ds.sample_ids()[0]
+    assert (src.load(ds.load(sid)).masks == ds.load(sid).target.masks).all()
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(preds / f"{sid}_Sugar.png")
+    with pytest.raises(BadInputError, match="350x525"):
+        src.load(ds.load(sid))

@@ -511,3 +511,36 @@ def test_root_lock_and_free_space(server, tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="free"):
         download_dataset(_DS, tmp_path / "r2", backoff=0)
     download_dataset(_DS, root, backoff=0)  # already verified: nothing to fetch, no space needed
+
+
+def test_kaggle_bearer_token(server, tmp_path, monkeypatch, capsys):
+    token = "KGAT_secret_token_42"
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "access_token").write_text(token + "\n")
+    monkeypatch.setenv("SEGBENCH_KAGGLE_API", server.url + "/api/v1")
+    server.expect_auth = f"Bearer {token}"
+    con, buf = _console()
+    download_dataset(_FakeDS, tmp_path / "r", console=con, backoff=0)
+    assert (tmp_path / "r" / "train.bin").read_bytes() == PAYLOAD
+    assert token not in buf.getvalue() + capsys.readouterr().out + (tmp_path / "r" / LOCAL_MANIFEST).read_text()
+
+
+def test_datasets_verify_rehashes(server, tmp_path):
+    from segbench.datasets.download import dataset_status
+
+    class _DS(DatasetAdapter):
+        spec = DatasetSpec("v-ds", "1", "semantic", obtain="url",
+                           files=(ManifestFile("a.bin", server.url + "/a.bin"),))
+    root = tmp_path / "v-ds"
+    download_dataset(_DS, root, backoff=0)
+    assert dataset_status(_DS, root)["verified"] and dataset_status(_DS, root, verify=True)["verified"]
+    data = bytearray((root / "a.bin").read_bytes()); data[100] ^= 1  # bit rot after the download
+    st = (root / "a.bin").stat()
+    (root / "a.bin").write_bytes(bytes(data))
+    os.utime(root / "a.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert dataset_status(_DS, root)["verified"]  # the cheap check trusts the record
+    assert not dataset_status(_DS, root, verify=True)["verified"]

@@ -73,3 +73,10 @@ def test_dask_scheduler_gives_identical_numbers(fake, tmp_path, capsys):
     b = json.loads((tmp_path / "dask.json").read_text())
     assert a["metrics"] == b["metrics"]
     assert b["timings"]["scheduler"] == cluster.scheduler_address
+
+
+def test_unreachable_scheduler_is_one_line_usage_error(fake, capsys):
+    root, preds = fake
+    code = main(["eval", str(preds), "--dataset", "isbi-membrane", "--gt", str(root), "--scheduler", "not-an-address"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

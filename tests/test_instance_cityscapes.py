@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from segbench.cli import main
-from segbench.datasets.cityscapes_instance import CityscapesInstance, write_fake_instance_predictions
+from segbench.datasets.cityscapes_instance import CityscapesInstance
 from segbench.engine import evaluate_samples
 from segbench.errors import BadInputError
 from segbench.metrics.cityscapes_instance import INSTANCE_LABELS, CityscapesInstanceAP

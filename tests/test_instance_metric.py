@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import math
@@ -198,3 +197,25 @@ def test_cli_max_dets(fake, tmp_path):
         E.summarize()
     got = np.array([(-1.0 if v is None else v) for v in vals.values()])
     assert np.max(np.abs(got - E.stats)) <= 1e-12
+
+
+def test_label_space_subset_matches_pycocotools_catids(fake):
+    from segbench.types import ClassSpec, LabelSpace
+    ds = CocoStyle(fake / "instances.json")
+    cats = ds.gt().cat_ids[:2]
+    ls = LabelSpace([ClassSpec(f"c{c}", c, k, is_thing=True) for k, c in enumerate(cats)])
+    m = COCOAP(ls, iou_type="segm")
+    preds = ds.predictions(fake / "results.json")
+    for sid in ds.sample_ids():
+        s = ds.load(sid)
+        m.update(preds.load(s), s)
+    got = _values(m.compute())
+    with contextlib.redirect_stdout(io.StringIO()):
+        cg = COCO(str(fake / "instances.json"))
+        E = COCOeval(cg, cg.loadRes(str(fake / "results.json")), "segm")
+        E.params.catIds = list(cats)
+        E.evaluate()
+        E.accumulate()
+        E.summarize()
+    assert np.max(np.abs(got - E.stats)) <= 1e-12
+    assert set(m.compute().per_class) <= {"c%d" % c for c in cats}

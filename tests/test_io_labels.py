@@ -176,3 +176,25 @@ def test_writer_is_atomic_and_checks(tmp_path):
         write_label(p, np.zeros((2, 2, 3), np.uint8))
     assert (ids_to_colors(np.array([[1]]), {1: (1, 2, 3)}) == [[[1, 2, 3]]]).all()
     assert colors_to_ids(np.zeros((0, 0, 3), np.uint8), [(0, 0, 0)]).shape == (0, 0)
+
+
+def test_lazy_reader_8_and_16_bit(tmp_path):
+    from segbench.io.labels import NativeSemanticMask, NativeSemanticPrediction, read_label_lazy
+    from segbench.types import SemanticMask, SemanticPrediction
+    lut = np.full(256, 255, np.uint8)
+    lut[7], lut[26] = 0, 1
+    p8 = tmp_path / "a.png"
+    write_label(p8, np.array([[7, 26, 0]], np.uint8))
+    m = read_label_lazy(p8, lut=lut, allowed=[0, 7, 26])
+    assert isinstance(m, NativeSemanticMask) and isinstance(m, SemanticMask)
+    assert m.shape == (1, 3) and m.mask.tolist() == [[0, 1, 255]] and m.native.tolist() == [[7, 26, 0]]
+    pr = read_label_lazy(p8, lut=lut, allowed=[7, 26], prediction=True)
+    assert isinstance(pr, NativeSemanticPrediction) and isinstance(pr, SemanticPrediction)
+    with pytest.raises(BadInputError, match="a.png.*0 \\(1 px\\)"):
+        pr.mask
+    p16 = tmp_path / "b.png"
+    write_label(p16, np.array([[7, 26, 300]], np.uint16))
+    with pytest.raises(BadInputError, match="300 \\(1 px\\)"):
+        read_label_lazy(p16, lut=lut)
+    m16 = read_label_lazy(p16, allowed=[7, 26, 300])
+    assert m16.mask.tolist() == [[7, 26, 300]]

@@ -343,3 +343,18 @@ def test_davis_writer_palette(tmp_path):
     im = Image.open(tmp_path / "bear" / "00001.png")
     assert im.mode == "P" and np.array(im)[1, 1] == 2
     assert np.array(im.getpalette()[:9]).tolist() == voc_palette()[:3].ravel().tolist()
+
+
+def test_model_map_is_consistent_with_the_registry():
+    import csv
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "leaderboards" / "model_map.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    mapped = {n for r in rows for n in r["segbench_models"].split(";") if n}
+    assert mapped <= set(MODELS), mapped - set(MODELS)
+    torch_wrappers = {n for n, t in MODELS.items()
+                      if t.split(":")[0].rsplit(".", 1)[1] in ("torchvision_models", "hf", "smp_models", "prompted")}
+    assert torch_wrappers <= mapped, torch_wrappers - mapped
+    unwrapped = [r for r in rows if not r["segbench_models"]]
+    assert {"SegNet", "ENet", "ICNet", "BiSeNet", "HRNet-OCR"} <= {r["surveyed_model"] for r in unwrapped}
+    assert all(r["what_is_needed"] for r in unwrapped)

@@ -201,3 +201,28 @@ def test_hf_loading_errors(tmp_path):
     torch.save({"x": Evil()}, evil / "pytorch_model.bin")
     with pytest.raises(BadInputError, match="execute code"):
         get_model("hf-segformer").load(evil)
+
+
+@pytest.mark.parametrize("name,maker", [("hf-mask2former-semantic", fx.tiny_mask2former),
+                                        ("hf-maskformer-semantic", fx.tiny_maskformer)])
+def test_maskformer_semantic_fallback_equals_processor(tmp_path, name, maker):
+    """The transformers<5 fallback (no ``return_segmentation_scores``) gives the processor's own scores."""
+    d, model, proc = _folder(tmp_path, maker, name)
+    w = get_model(name).load(d)
+    img = fx.rand_image()
+    with torch.no_grad():
+        out = model(**proc(images=[img], return_tensors="pt"))
+    ref = proc.post_process_semantic_segmentation(out, target_sizes=[img.shape[:2]], return_segmentation_scores=True)
+    import segbench.models.inference as inf
+    mine = inf.resize_logits(w.universal_scores(out, w.postprocess_mask_size), img.shape[:2])[0]
+    torch.testing.assert_close(mine, ref[0].segmentation_scores, rtol=1e-5, atol=1e-6)
+
+
+def test_resize_option_mmseg_keep_ratio(tmp_path):
+    d, model, proc = _folder(tmp_path, fx.tiny_segformer, "seg")
+    w = get_model("hf-segformer", resize="96x48", slide="32,24").load(d).bind(fx.FakeDataset(DS))
+    assert w.size_policy()(40, 56, 1.0) == (48, 67)  # mmseg keep-ratio: f = min(96 / 56, 48 / 40) = 1.2
+    assert w.predict(Sample("a", fx.rand_image(), None)).mask.shape == (40, 56)
+    assert w.describe()["settings"]["preprocess"]["resize"] == "96x48"
+    with pytest.raises(UsageError, match="resize"):
+        get_model("hf-segformer", resize="big")

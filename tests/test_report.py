@@ -231,3 +231,17 @@ def test_broken_figure_hook_does_not_sink_the_report(monkeypatch):
     with pytest.warns(UserWarning, match="boom"):
         figs = render_figures(r)
     assert len(figs) == 1  # the confusion matrix still drawn
+
+
+def test_terminal_tables_do_not_interpret_markup_in_names():
+    from segbench.report.compare import compare_records, print_compare
+    from segbench.report.tables import print_leaderboard
+    r = RunRecord(dataset="t@1", split="v", task="semantic", model={"name": "[/]net[red]"}, predictions={},
+                  metrics={"miou@1": {"values": {"mIoU": 0.5}, "per_class": {"[/]x": {"IoU": 0.1}}}})
+    con = Console(file=io.StringIO(), width=120, record=True, color_system=None)
+    print_record(r, con)
+    for df in build_leaderboards([r]).values():
+        print_leaderboard(df, con)
+    print_compare(compare_records(r, r), con, per_class=True)
+    txt = con.export_text()
+    assert "[/]net[red]" in txt and txt.count("[/]x") >= 2

@@ -196,6 +196,9 @@ def test_meaniou_registry_values_and_artifacts():
     assert r.artifacts["void"] == [0, 0, 1]
     d = r.to_dict()
     assert d["values"]["mIoU"] == pytest.approx(1.75 / 3)
+    # per-image scores (for galleries / bootstrap) ride along; dataset values never use them
+    assert r.per_sample == {"a": {"mIoU": pytest.approx(1.75 / 3), "aAcc": pytest.approx(5 / 7), "pixels": 7}}
+    assert MeanIoU(_ls(), per_sample=False).compute().per_sample is None
 
 
 def test_meaniou_bad_shapes_and_values_are_bad_input():
@@ -323,3 +326,31 @@ def test_parity_torchmetrics_dataset_level_jaccard():
     tp = np.diag(ref_cm).astype(np.float64)
     ref_iou = tp / (ref_cm.sum(0) + ref_cm.sum(1) - tp)
     assert np.abs(ours - ref_iou).max() < 1e-12
+
+
+def test_native_maps_fold_equals_materialised_train_ids():
+    """Stored ids + lookup table folded in the histogram == mapping every pixel first."""
+    from segbench.io.labels import NativeSemanticMask, NativeSemanticPrediction, checked_lut
+    from segbench.datasets.cityscapes import AVG_CLASS_SIZE, cityscapes_label_space, void_category_codes
+    ls = cityscapes_label_space()
+    lut = ls.id_to_train_lut(256)
+    plut = lut.copy()
+    for lid, code in void_category_codes(ls).items():
+        plut[lid] = code
+    plut[255] = 255
+    opts = {"instance_avg_size": AVG_CLASS_SIZE,
+            "void_categories": {str(254 - k): c for k, c in enumerate(ls.categories())}}
+    rng = np.random.default_rng(7)
+    a, b = MeanIoU(ls, **opts), MeanIoU(ls, **opts)
+    for i in range(4):
+        shape = (70, 90) if i % 2 else (3, 5)   # large (run-length path) and tiny inputs
+        g = rng.integers(0, 34, shape).astype(np.uint8)
+        g[:, : shape[1] // 2] = 26
+        p = np.where(rng.random(shape) < 0.7, g, rng.integers(0, 34, shape)).astype(np.uint8)
+        inst = np.where(g == 26, 26000 + rng.integers(0, 3, shape), g).astype(np.uint16)
+        gl = checked_lut(lut, range(34))
+        pl = checked_lut(plut, list(range(34)) + [255])
+        nat_t, nat_p = NativeSemanticMask(g, gl, inst), NativeSemanticPrediction(p, pl)
+        a.update(nat_p, Sample(str(i), None, nat_t))
+        b.update(SemanticPrediction(pl[p].astype(np.uint8)), Sample(str(i), None, SemanticMask(gl[g].astype(np.uint8), inst)))
+    assert a.compute().to_dict() == b.compute().to_dict()

@@ -120,6 +120,25 @@ def write_boundary_png(sample, prediction, out_dir) -> Path:
     return out
 
 
+def _read_soft_image(p):
+    """(values, full range) of a soft-map image; RGB(A) images whose colour channels are equal (gray
+    saved as colour, as some tools do) are accepted as their first channel."""
+    from ..io.labels import read_prob
+    try:
+        return read_prob(p)
+    except BadInputError as err:
+        from PIL import Image
+        try:
+            with Image.open(p) as im:
+                im.load()
+                a = np.asarray(im) if im.mode in ("RGB", "RGBA") else None
+        except OSError:
+            a = None
+        if a is not None and a.ndim == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 0] == a[..., 2]).all():
+            return a[..., 0], 255.0
+        raise err from None
+
+
 def read_boundary_prediction(path, shape, thresholds=None, sample_id: str = ""):
     """Read one prediction file into a :class:`BoundaryPrediction` (soft map in 0..1) or a
     :class:`HierarchyPrediction` (``segs`` / ``ucm2`` .mat files).
@@ -152,8 +171,7 @@ def read_boundary_prediction(path, shape, thresholds=None, sample_id: str = ""):
         a = load_soft_map_mat(p)
         rng = 1.0
     else:
-        from ..io.labels import read_prob
-        a, rng = read_prob(p)
+        a, rng = _read_soft_image(p)
     a = np.asarray(a)
     if a.shape != tuple(shape):
         raise BadInputError(f"sample {sample_id}: expected a boundary map of size {tuple(shape)} (the ground "

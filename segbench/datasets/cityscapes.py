@@ -9,7 +9,10 @@ Native layout (``--gt ROOT``; ``ROOT/gtFine`` itself is accepted too)::
 
 Sample ids are ``<city>_<seq>_<frame>`` (e.g. ``frankfurt_000000_000294``). The GT label ids are mapped
 to the 19 train ids (ignored labels → 255) with the official table :data:`LABELS` (cityscapesScripts
-``helpers/labels.py``); instance ids are kept for iIoU.
+``helpers/labels.py``); instance ids are kept for iIoU. Targets are
+:class:`~segbench.io.labels.NativeSemanticMask` objects: ``target.mask`` gives the train ids (checked:
+a label id outside 0..33 is an error naming the file, the ids and their pixel counts), while ``miou``
+folds the table into its histogram and never maps pixels one by one.
 
 Predictions (``PREDS``): a folder (searched recursively) of single-channel PNGs, one per GT image,
 whose name contains ``<city>_<seq>_<frame>`` (the cityscapesScripts convention, e.g.
@@ -57,7 +60,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..io.labels import read_label, write_color_label, write_label
+from ..io.labels import NativeSemanticMask, read_label, read_label_lazy, write_color_label, write_label
 from ..types import ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, ManifestFile
 from .styles import FolderPredictions, LabelFileReader
@@ -229,18 +232,18 @@ class Cityscapes(DatasetAdapter):
         ls = self.label_space()
         lut = ls.id_to_train_lut(256)
         allowed = [c.id for c in ls.classes if c.id >= 0]
-        mask = read_label(gt_path, lut=lut, allowed=allowed)
+        target = read_label_lazy(gt_path, lut=lut, allowed=allowed)
         inst = None
         inst_path = gt_path[: -len("labelIds.png")] + "instanceIds.png"
         if self.options.get("instances", True) and os.path.exists(inst_path):
-            inst = read_label(inst_path, expected_shape=mask.shape)
-            if inst.shape != mask.shape:  # pragma: no cover - check_shape raises
-                raise BadInputError("instanceIds size differs from labelIds", path=inst_path)
+            inst = read_label(inst_path, expected_shape=target.shape)
+            target = read_label_lazy(gt_path, lut=lut, allowed=allowed, instance_ids=inst) \
+                if not hasattr(target, "native") else NativeSemanticMask(target.native, target.lut, inst, gt_path)
         city = sample_id.split("_")[0]
         split_dir = self.gt_split_dir()
         img_root = split_dir.parent.parent / "leftImg8bit" / self.split
         image = img_root / city / f"{sample_id}_leftImg8bit.png"
-        return Sample(sample_id, str(image), SemanticMask(mask, inst),
+        return Sample(sample_id, str(image), target,
                       {"city": city, "gt_path": gt_path, "instance_path": inst_path if inst is not None else None})
 
     # ---- predictions

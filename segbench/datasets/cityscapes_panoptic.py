@@ -35,7 +35,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import NotFoundError
-from ..io.panoptic import read_panoptic_png, write_panoptic_json, write_panoptic_png, segments_from_ids
+from ..io.panoptic import segments_from_ids, write_panoptic_json, write_panoptic_png
 from .base import DatasetSpec, ManifestFile, PredictionSource
 from .coco_panoptic import PanopticJSONPredictions, _PanopticJSONDataset, synth_panoptic_image
 

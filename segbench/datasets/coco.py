@@ -23,7 +23,9 @@ Predictions (both)
 
 Samples are the GT's images sorted by id (``sample_id = str(image_id)``); the target is
 :class:`~segbench.types.InstanceMasks` with the image's annotations. Metric: ``coco_ap``
-(``--iou-type segm|bbox``).
+(``--iou-type segm|bbox``). An LVIS-style GT (images with ``neg_category_ids`` /
+``not_exhaustive_category_ids``, categories with ``frequency``) is evaluated with ``lvis_ap`` (federated,
+300 detections per image) by default; ``--metrics coco_ap`` forces COCO rules.
 
 Examples
 --------
@@ -39,8 +41,6 @@ True
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -104,7 +104,15 @@ class CocoResultsPredictions(PredictionSource):
         self._res()  # validate now: one-line errors before any work
 
     def _res(self) -> CocoResults:
-        return cached_results(self.path, cached_gt(self.gt_path), self.iou_type, self.unknown)
+        r = self.__dict__.get("_res_obj")
+        if r is None:
+            r = self._res_obj = cached_results(self.path, cached_gt(self.gt_path), self.iou_type, self.unknown)
+        return r
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d.pop("_res_obj", None)  # workers re-read (once per process) instead of receiving it by pickle
+        return d
 
     def load(self, sample: Sample) -> InstancePrediction:
         iid = sample.target.image_id
@@ -242,7 +250,10 @@ class CocoStyle(DatasetAdapter):
         return p
 
     def gt(self) -> CocoGT:
-        return cached_gt(self.gt_path())
+        g = self.__dict__.get("_gt_obj")
+        if g is None:
+            g = self._gt_obj = cached_gt(self.gt_path())
+        return g
 
     def image_dir(self) -> Path | None:
         return Path(self.images_dir) if self.images_dir else None
@@ -259,6 +270,7 @@ class CocoStyle(DatasetAdapter):
     def __getstate__(self):
         d = dict(self.__dict__)
         d.pop("_ids", None)
+        d.pop("_gt_obj", None)
         return d
 
     def sample_ids(self) -> list:
@@ -273,7 +285,11 @@ class CocoStyle(DatasetAdapter):
         d = self.image_dir()
         image = str(d / im["file_name"]) if d is not None and "file_name" in im else None
         target = InstanceMasks(int(im["height"]), int(im["width"]), gt.anns_by_image.get(iid, []), image_id=iid)
-        return Sample(str(sample_id), image, target, {"image_id": iid, "file_name": im.get("file_name")})
+        meta = {"image_id": iid, "file_name": im.get("file_name")}
+        for key in ("neg_category_ids", "not_exhaustive_category_ids"):  # LVIS federated annotation
+            if key in im:
+                meta[key] = list(im[key])
+        return Sample(str(sample_id), image, target, meta)
 
     def predictions(self, path, **options) -> PredictionSource:
         if path is None:
@@ -288,9 +304,23 @@ class CocoStyle(DatasetAdapter):
             return InstanceTxtPredictions(p, stems)
         return CocoResultsPredictions(p, self.gt_path(), iou_type, options.get("unknown", self.unknown))
 
+    def is_lvis(self) -> bool:
+        """The GT is LVIS-style (images carry ``neg_category_ids``): evaluate with ``lvis_ap``."""
+        ims = self.gt().images
+        return bool(ims) and all("neg_category_ids" in im for im in ims.values())
+
+    def default_metrics(self) -> tuple:
+        return ("lvis_ap",) if self.is_lvis() else self.spec.default_metrics
+
     def metric_options(self, metric_name: str) -> dict:
         if metric_name in ("coco_ap", "coco-ap"):
             opts = {"iou_type": self.iou_type}
+            if self.max_dets is not None:
+                opts["max_dets"] = self.max_dets
+            return opts
+        if metric_name in ("lvis_ap", "lvis-ap"):
+            opts = {"iou_type": self.iou_type,
+                    "frequencies": {str(c["id"]): c["frequency"] for c in self.gt().categories if "frequency" in c}}
             if self.max_dets is not None:
                 opts["max_dets"] = self.max_dets
             return opts

@@ -33,14 +33,13 @@ Examples
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import BadInputError, NotFoundError, UsageError
+from ..errors import NotFoundError, UsageError
 from ..io.panoptic import (PanopticJSON, id_to_rgb, load_panoptic_json, read_panoptic_png, validate_segments,
                            write_panoptic_json, write_panoptic_png)
 from ..types import ClassSpec, LabelSpace, PanopticMap, PanopticPrediction, Sample
@@ -114,15 +113,19 @@ class PanopticJSONPredictions(PredictionSource):
     """
 
     def __init__(self, path, folder=None, categories=None):
-        self.path = str(path)
         p = Path(path)
         if p.is_dir():
-            raise UsageError(f"expected the predictions JSON file (COCO panoptic results) as PREDS, found the folder "
-                             f"{p}; pass PRED.json (its PNG folder lies beside it, or use --pred-folder)")
+            cands = sorted(p.glob("*.json"))
+            if len(cands) != 1:
+                raise UsageError(f"expected the predictions JSON file (COCO panoptic results) as PREDS, found the "
+                                 f"folder {p} with {len(cands)} JSON files; pass PRED.json (its PNG folder lies "
+                                 f"beside it, or use --pred-folder)")
+            p = cands[0]
+        self.path = str(p)
         if not p.exists():
             raise NotFoundError("expected the predictions JSON file (COCO panoptic results), found no such file",
                                 path=p)
-        self.folder = str(Path(folder) if folder else p.with_suffix(""))
+        self.folder = str(Path(folder) if folder else p.with_suffix(""))  # panopticapi's convention
         if not Path(self.folder).is_dir():
             raise NotFoundError(f"expected the prediction PNG folder {self.folder} (named after the JSON's stem, "
                                 f"or pass --pred-folder), found no such folder", path=p)

@@ -17,7 +17,7 @@ def _console(stderr: bool = False):
 
 def cmd_datasets(args) -> int:
     from .download import list_datasets
-    rows = list_datasets(args.root)
+    rows = list_datasets(args.root, verify=getattr(args, "verify", False))
     if args.json:
         keys = ("name", "task", "license", "obtain", "on_disk", "verified", "size", "version", "homepage", "root",
                 "available")
@@ -58,6 +58,8 @@ def _add_datasets(sub) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list (name, task, license, obtain, on_disk...)")
     p.add_argument("--root", help="base folder holding one folder per dataset (default $SEGBENCH_DATA or "
                                   "~/.segbench/data)")
+    p.add_argument("--verify", action="store_true", help="re-hash the downloaded files (slow) instead of trusting "
+                                                         "the download record")
     p.set_defaults(func=cmd_datasets)
 
 

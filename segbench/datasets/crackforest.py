@@ -41,8 +41,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..types import (BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction,
-                     SoftPrediction)
+from ..types import BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, PredictionSource
 from .bsds500 import BoundaryPredictions, boundary_metric_options, write_boundary_png, write_bsds_groundtruth
 

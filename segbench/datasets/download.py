@@ -58,9 +58,9 @@ from .base import ManifestFile
 
 __all__ = [
     "default_root", "data_home", "fetch_file", "safe_extract", "download_dataset", "prepare_dataset",
-    "dataset_status", "kaggle_credentials", "cityscapes_credentials", "LocalManifest", "DownloadError",
-    "UnsafeArchiveError", "file_digest", "instructions_for", "KAGGLE_API", "list_datasets", "root_lock",
-    "check_free_space",
+    "dataset_status", "list_datasets", "kaggle_credentials", "kaggle_token", "kaggle_session",
+    "cityscapes_credentials", "kaggle_url", "LocalManifest", "Session", "DownloadError", "UnsafeArchiveError",
+    "file_digest", "instructions_for", "root_lock", "check_free_space", "archive_kind", "KAGGLE_API",
 ]
 
 LOCAL_MANIFEST = ".segbench-manifest.json"
@@ -160,6 +160,37 @@ def kaggle_credentials() -> tuple[str, str] | None:
             raise BadInputError("expected \"username\" and \"key\" fields (download a new token from kaggle.com → "
                                 "Settings → Create New Token)", path=p)
     return None
+
+
+def kaggle_token() -> str | None:
+    """A Kaggle API token (newer Kaggle accounts, sent as ``Authorization: Bearer``): ``KAGGLE_API_TOKEN``
+    or ``~/.kaggle/access_token`` (``$KAGGLE_CONFIG_DIR/access_token``); None if absent."""
+    tok = os.environ.get("KAGGLE_API_TOKEN")
+    if tok and tok.strip():
+        return tok.strip()
+    for d in (os.environ.get("KAGGLE_CONFIG_DIR"), str(Path.home() / ".kaggle")):
+        if d and (Path(d).expanduser() / "access_token").is_file():
+            text = (Path(d).expanduser() / "access_token").read_text().strip()
+            if text:
+                return text
+    return None
+
+
+def kaggle_session() -> "Session | None":
+    """A session authenticated for the Kaggle API, from the usual places, or None.
+
+    Order: ``KAGGLE_USERNAME``/``KAGGLE_KEY`` (basic auth), ``KAGGLE_API_TOKEN`` (bearer), then the files
+    ``kaggle.json`` (basic) and ``access_token`` (bearer) in ``$KAGGLE_CONFIG_DIR`` or ``~/.kaggle``.
+    """
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return Session.basic_auth(os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"])
+    if os.environ.get("KAGGLE_API_TOKEN", "").strip():
+        return Session(headers={"Authorization": f"Bearer {os.environ['KAGGLE_API_TOKEN'].strip()}"})
+    creds = kaggle_credentials()
+    if creds is not None:
+        return Session.basic_auth(*creds)
+    tok = kaggle_token()
+    return Session(headers={"Authorization": f"Bearer {tok}"}) if tok else None
 
 
 def cityscapes_credentials() -> tuple[str, str] | None:
@@ -747,6 +778,10 @@ def _spec_and_cls(name_or_cls):
 def instructions_for(cls, root) -> str:
     """The text telling the user which files to fetch from where (datasets without an API)."""
     spec = cls.spec
+    if not spec.files:
+        return (f"{spec.name} has nothing to download: it reads data you already have (a layout for your own "
+                f"data, or a dataset without a download manifest). See dataset_cards/{spec.name}.md and pass the "
+                f"folder to `segbench eval --dataset {spec.name} --gt PATH`.")
     lines = [f"{spec.name} cannot be downloaded automatically ({spec.obtain}: "
              f"{'a login or licence form' if spec.obtain in ('login', 'manual') else 'no credentials found'}).",
              f"Fetch these files from {spec.homepage or 'the dataset homepage'}:"]
@@ -761,7 +796,8 @@ def instructions_for(cls, root) -> str:
             extra.append(f"sha256 {f.sha256}")
         elif f.md5:
             extra.append(f"md5 {f.md5}")
-        lines.append(f"  - {f.name}" + (f"  from {where}" if where else "") + (f"  ({', '.join(extra)})" if extra else ""))
+        line = f"  - {f.name}" + (f"  from {where}" if where else "")
+        lines.append(line + (f"  ({', '.join(extra)})" if extra else ""))
     notes = getattr(cls, "download_notes", "")
     if notes:
         lines.append(notes.strip())
@@ -833,14 +869,15 @@ def download_dataset(name_or_cls, root=None, console=None, force: bool = False, 
         return {"root": root, "status": "manual", "files": [], "instructions": text}
     session = Session()
     if spec.obtain == "kaggle":
-        creds = kaggle_credentials()
-        if creds is None:
+        ks = kaggle_session()
+        if ks is None:
             text = ("Kaggle credentials not found: put kaggle.json (kaggle.com → Settings → Create New Token) in "
-                    "~/.kaggle/ or set KAGGLE_USERNAME and KAGGLE_KEY, accept the terms on the Kaggle page, "
-                    "then run `segbench download " + spec.name + "` again. Or:\n" + instructions_for(cls, root))
+                    "~/.kaggle/ or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN), accept the terms on "
+                    "the Kaggle page, then run `segbench download " + spec.name + "` again. Or:\n"
+                    + instructions_for(cls, root))
             _say(console, text)
             return {"root": root, "status": "manual", "files": [], "instructions": text}
-        session = Session.basic_auth(*creds)
+        session = ks
     elif spec.obtain == "login":
         if "cityscapes" in spec.name or any("cityscapes-dataset.com" in (f.url or "") for f in files):
             if cityscapes_credentials() is None:
@@ -1066,8 +1103,12 @@ def _prepare_locked(spec, cls, src: Path, root: Path, console, progress) -> dict
     return {"root": root, "used": used}
 
 
-def dataset_status(cls, root=None) -> dict:
-    """``{"root", "on_disk", "verified"}`` for ``segbench datasets`` (cheap: no hashing)."""
+def dataset_status(cls, root=None, verify: bool = False) -> dict:
+    """``{"root", "on_disk", "verified"}`` for ``segbench datasets``.
+
+    By default cheap (the download record, no hashing). With ``verify`` the manifest files on disk are
+    hashed again and checked against the manifest / the recorded sha256.
+    """
     spec = cls.spec
     root = Path(root) if root else default_root(spec.name)
     on_disk = root.is_dir() and any(p.name not in (LOCAL_MANIFEST, LOCK_NAME) for p in root.iterdir())
@@ -1082,10 +1123,18 @@ def dataset_status(cls, root=None) -> dict:
             recs = [m.get(n) for n in names]
             verified = bool(names) and all(r.get("verified") and ((root / n).is_file() or r.get("extracted"))
                                            for n, r in zip(names, recs))
+            if verified and verify:
+                for f, r in zip(spec.files, recs):
+                    if (root / f.name).is_file():
+                        try:
+                            _verify(root / f.name, f, r)
+                        except DownloadError:
+                            verified = False
+                            break
     return {"root": str(root), "on_disk": bool(on_disk), "verified": bool(verified)}
 
 
-def list_datasets(base=None, names: Iterable[str] | None = None) -> list[dict]:
+def list_datasets(base=None, names: Iterable[str] | None = None, verify: bool = False) -> list[dict]:
     """One row per registered dataset for ``segbench datasets``.
 
     ``base`` replaces :func:`data_home` (each dataset is looked for in ``base / name``). A dataset
@@ -1105,7 +1154,7 @@ def list_datasets(base=None, names: Iterable[str] | None = None) -> list[dict]:
             rows.append(row)
             continue
         root = (Path(base) / spec.name) if base else default_root(spec.name)
-        st = dataset_status(cls, root)
+        st = dataset_status(cls, root, verify=verify)
         row.update(task=spec.task, license=spec.license, obtain=spec.obtain, on_disk=st["on_disk"],
                    verified=st["verified"], size=spec.size, version=spec.version, homepage=spec.homepage,
                    root=st["root"], available=True)

@@ -235,7 +235,8 @@ class IDRiD(DatasetAdapter):
             (base / IMAGES_DIR / sd).mkdir(parents=True, exist_ok=True)
             for i in range(num_samples):
                 sid = f"IDRiD_{first + i:02d}"
-                Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(base / IMAGES_DIR / sd / f"{sid}.jpg")
+                img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+                Image.fromarray(img).save(base / IMAGES_DIR / sd / f"{sid}.jpg")
                 for c, (code, _, folder) in enumerate(LESIONS):
                     if code == "SE" and i % 2 == 0:
                         continue  # soft exudates absent in some images, as in the real data

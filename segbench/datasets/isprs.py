@@ -125,7 +125,8 @@ def stitch_windows(shape: tuple, windows: list, fill: int = IGNORE_INDEX) -> np.
         if lab.shape != (y1 - y0, x1 - x0):
             raise BadInputError(f"expected a {y1 - y0}x{x1 - x0} window at ({y0}, {x0}), found {lab.shape}")
         if y0 < 0 or x0 < 0 or y1 > shape[0] or x1 > shape[1]:
-            raise BadInputError(f"expected windows inside the {shape[0]}x{shape[1]} tile, found ({y0}, {x0}, {y1}, {x1})")
+            raise BadInputError(f"expected windows inside the {shape[0]}x{shape[1]} tile, found "
+                                f"({y0}, {x0}, {y1}, {x1})")
         hh, ww = y1 - y0, x1 - x0
         dy = np.minimum(np.arange(hh), np.arange(hh)[::-1])
         dx = np.minimum(np.arange(ww), np.arange(ww)[::-1])
@@ -211,7 +212,8 @@ class _ISPRS(DatasetAdapter):
         if tile in raw:
             return raw[tile], False
         other = "full" if self.gt == "eroded" else "eroded"
-        hint = f" (the {other} reference is there: pass gt={other})" if tile in (ix.full if other == "full" else ix.eroded) else ""
+        there = tile in (ix.full if other == "full" else ix.eroded)
+        hint = f" (the {other} reference is there: pass gt={other})" if there else ""
         raise NotFoundError(f"expected the {self.gt} ground truth of tile {tile}, found none{hint}", path=self.base())
 
     def label_space(self) -> LabelSpace:

@@ -135,10 +135,14 @@ class CloudsSubmission(PredictionSource):
     def load(self, sample):
         rles = self._rows.get(sample.sample_id)
         if rles is None:
-            raise NotFoundError(f"expected rows {sample.sample_id}_<Label> for the 4 labels, found none", path=self.path)
+            raise NotFoundError(f"expected rows {sample.sample_id}_<Label> for the 4 labels, found none",
+                                path=self.path)
         shape = sample.target.shape if getattr(sample.target, "shape", None) else self.shape
         masks = np.zeros((4, *shape), bool)
+        valid = getattr(sample.target, "valid", None)
         for k, rle in enumerate(rles):
+            if rle is None and valid is not None and not valid[k]:
+                continue  # the pair is not in the ground truth either: not scored
             if rle is None:
                 raise BadInputError(f"expected a row {sample.sample_id}_{CLOUD_CLASSES[k]}, found none (write an "
                                     "empty EncodedPixels for an absent pattern)", path=self.path)
@@ -180,13 +184,19 @@ class CloudMaskFolder(PredictionSource):
             masks = np.stack([(bits >> k) & 1 for k in range(4)]).astype(bool)
         else:
             masks = np.zeros((4, *shape), bool)
+            valid = getattr(sample.target, "valid", None)
             for k, lab in enumerate(CLOUD_CLASSES):
                 p = self.folder / f"{sample.sample_id}_{lab}.png"
                 if not p.is_file():
+                    if valid is not None and not valid[k]:
+                        continue  # pair not in the ground truth: not scored
                     raise NotFoundError(f"expected {p.name} (or a bit-packed {sample.sample_id}.png), found none",
                                         path=self.folder)
                 a = read_array(p)
                 a = a[..., :3].max(axis=2) if a.ndim == 3 else a
+                if a.shape != tuple(shape):
+                    raise BadInputError(f"expected a {shape[0]}x{shape[1]} mask (the scoring size), found "
+                                        f"{a.shape[0]}x{a.shape[1]}", path=p)
                 masks[k] = a >= (128 if a.max(initial=0) > 1 else 1)
         if masks.shape[1:] != tuple(shape):
             raise BadInputError(f"expected {shape[0]}x{shape[1]} masks (the scoring size), found "
@@ -244,12 +254,9 @@ class KaggleClouds(DatasetAdapter):
             if not p.is_file():
                 raise NotFoundError(f"expected {self.split}.csv (Image_Label,EncodedPixels), found nothing; only the "
                                     "train split has public labels", path=p)
-            rows = _group(read_rle_csv(p, "Image_Label", "EncodedPixels"), p)
-            incomplete = [k for k, v in rows.items() if any(r is None for r in v)]
-            if incomplete:
-                raise BadInputError(f"expected 4 rows (Fish, Flower, Gravel, Sugar) per image, found "
-                                    f"{len(incomplete)} incomplete images (first: {incomplete[0]})", path=p)
-            self._rows = rows
+            # an (image, label) pair without a row is not scored (valid=False), as on Kaggle, where the
+            # score is the mean over the listed pairs; the real train.csv lists all 4 labels per image
+            self._rows = _group(read_rle_csv(p, "Image_Label", "EncodedPixels"), p)
         return self._rows
 
     def sample_ids(self) -> list[str]:
@@ -283,8 +290,8 @@ class KaggleClouds(DatasetAdapter):
                                 path=self.dataset_root())
         where = self.dataset_root() / f"{self.split}.csv"
         shape = self.image_shape(sample_id)
-        return np.stack([rle_decode(r, shape, where=f"{where} ({sample_id}_{CLOUD_CLASSES[k]}; image "
-                                                    f"{shape[0]}x{shape[1]})")
+        return np.stack([rle_decode(r or "", shape, where=f"{where} ({sample_id}_{CLOUD_CLASSES[k]}; image "
+                                                          f"{shape[0]}x{shape[1]})")
                          for k, r in enumerate(rles)])
 
     def load(self, sample_id: str) -> Sample:
@@ -305,8 +312,9 @@ class KaggleClouds(DatasetAdapter):
                 except BadInputError as e:
                     raise BadInputError(f"{e.message} (image {sample_id}); pass --option scoring_size=full to score "
                                         "at the image size", path=meta["gt_path"]) from None
-        return Sample(sample_id, str(img) if img.is_file() else None, MultiLabelMasks(np.ascontiguousarray(masks)),
-                      meta)
+        valid = np.array([r is not None for r in self._index()[sample_id]], bool)
+        return Sample(sample_id, str(img) if img.is_file() else None,
+                      MultiLabelMasks(np.ascontiguousarray(masks), valid=valid), meta)
 
     def predictions(self, path, **options):
         p = Path(path)

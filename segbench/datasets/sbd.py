@@ -77,7 +77,6 @@ def _struct(path, key):
 
 
 def _get(st, name, path):
-    from ..io.mat import to_dense
     if name not in st.dtype.names:
         raise BadInputError(f"expected field {name!r}, found {list(st.dtype.names)}", path=path)
     v = st[name]

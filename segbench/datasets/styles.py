@@ -51,7 +51,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..io.labels import read_label, read_soft, write_label
+from ..io.labels import read_label, read_label_lazy, read_soft, write_label
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, PredictionSource
 
@@ -121,11 +121,10 @@ class LabelFileReader:
     def __call__(self, path, sample) -> SemanticPrediction:
         shape = sample.target.shape
         if self.soft:
-            m = read_soft(path, threshold=self.threshold, expected_shape=shape, resize=self.resize)
-        else:
-            m = read_label(path, lut=self.lut, allowed=self.allowed, colors=self.colors, expected_shape=shape,
-                           resize=self.resize)
-        return SemanticPrediction(m)
+            return SemanticPrediction(read_soft(path, threshold=self.threshold, expected_shape=shape,
+                                                resize=self.resize))
+        return read_label_lazy(path, lut=self.lut, allowed=self.allowed, colors=self.colors, expected_shape=shape,
+                               resize=self.resize, prediction=True)
 
 
 # ----------------------------------------------------------------------------- label tables
@@ -337,10 +336,8 @@ class CityscapesStyle(DatasetAdapter):
         if path is None:
             raise NotFoundError(f"expected a GT file for sample {sample_id!r}, found none", path=self.gt_dir())
         lut, allowed, colors = self._tables()
-        mask = read_label(path, lut=lut, allowed=allowed, colors=colors)
-        if mask.ndim != 2:
-            raise BadInputError(f"expected a 2-D label map, found shape {mask.shape}", path=path)
-        return Sample(sample_id, None, SemanticMask(mask), {"gt_path": path})
+        target = read_label_lazy(path, lut=lut, allowed=allowed, colors=colors)
+        return Sample(sample_id, None, target, {"gt_path": path})
 
     def predictions(self, path, **options) -> FolderPredictions:
         opts = {**self.options, **options}

@@ -25,10 +25,8 @@ Examples
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
-from typing import Any
 
 from ..errors import BadInputError, NotFoundError
 

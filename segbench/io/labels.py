@@ -35,17 +35,99 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import BadInputError, NotFoundError
+from ..types import SemanticMask, SemanticPrediction
 from .atomic import atomic_open
 
 __all__ = [
     "open_image", "read_label", "read_color_label", "colors_to_ids", "ids_to_colors", "read_soft",
     "read_prob", "binarise", "resize_nearest", "check_shape", "check_values", "format_value_counts",
     "write_label", "write_color_label", "SINGLE_CHANNEL_MODES", "label_image_shape",
+    "NativeSemanticMask", "NativeSemanticPrediction", "checked_lut", "read_label_lazy",
 ]
 
 SINGLE_CHANNEL_MODES = ("L", "P", "I;16", "I;16L", "I;16B", "I", "1")
 _MODE_CHANNELS = {"RGB": 3, "RGBA": 4, "LA": 2, "PA": 2, "CMYK": 4, "YCbCr": 3, "HSV": 3, "LAB": 3,
                   "RGBX": 4, "La": 2, "RGBa": 4}
+
+
+# ----------------------------------------------------------------------------- lazily mapped label maps
+def checked_lut(lut: np.ndarray | None, allowed, size: int = 256) -> np.ndarray:
+    """A lookup table ``stored value -> train id`` with ``-1`` for values that are not allowed.
+
+    ``lut`` None means identity; ``allowed`` None means every value of ``lut`` is allowed.
+    """
+    base = np.arange(size, dtype=np.int32) if lut is None else np.asarray(lut, np.int32)[:size].copy()
+    if base.size < size:
+        base = np.concatenate([base, np.full(size - base.size, -1, np.int32)])
+    if allowed is not None:
+        table = _allowed_table(allowed, size)[:size]
+        base[~table] = -1
+    return base
+
+
+def _materialise(native: np.ndarray, lut: np.ndarray, path) -> np.ndarray:
+    out = np.asarray(lut)[native]
+    if out.size and int(out.min()) < 0:
+        bad = native[out < 0]
+        u, c = np.unique(bad, return_counts=True)
+        raise BadInputError(f"label values outside the label space: {format_value_counts(u, c)}; fix the file "
+                            f"or the label table / --num-classes", path=path)
+    hi = int(out.max()) if out.size else 0
+    return out.astype(np.uint8 if hi < 256 else np.uint16)
+
+
+class NativeSemanticMask(SemanticMask):
+    """A :class:`~segbench.types.SemanticMask` kept as the *stored* values plus a lookup table.
+
+    ``mask`` (train ids) is computed on first access; metrics that understand ``native`` / ``lut``
+    (``miou``) fold the table into their histogram instead and never touch every pixel twice. The
+    table is a :func:`checked_lut` (``-1`` = value not allowed → BadInputError naming ``path``).
+    """
+
+    def __init__(self, native: np.ndarray, lut: np.ndarray, instance_ids: np.ndarray | None = None,
+                 path: str | None = None):
+        object.__setattr__(self, "native", native)
+        object.__setattr__(self, "lut", lut)
+        object.__setattr__(self, "instance_ids", instance_ids)
+        object.__setattr__(self, "path", None if path is None else str(path))
+        object.__setattr__(self, "_mask", None)
+
+    @property
+    def mask(self) -> np.ndarray:  # type: ignore[override]
+        if self._mask is None:
+            object.__setattr__(self, "_mask", _materialise(self.native, self.lut, self.path))
+        return self._mask
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.native.shape)
+
+    def __repr__(self) -> str:
+        return f"NativeSemanticMask(shape={self.shape}, path={self.path!r})"
+
+
+class NativeSemanticPrediction(SemanticPrediction):
+    """A :class:`~segbench.types.SemanticPrediction` kept as stored values plus a checked lookup table
+    (see :class:`NativeSemanticMask`)."""
+
+    def __init__(self, native: np.ndarray, lut: np.ndarray, path: str | None = None):
+        object.__setattr__(self, "native", native)
+        object.__setattr__(self, "lut", lut)
+        object.__setattr__(self, "path", None if path is None else str(path))
+        object.__setattr__(self, "_mask", None)
+
+    @property
+    def mask(self) -> np.ndarray:  # type: ignore[override]
+        if self._mask is None:
+            object.__setattr__(self, "_mask", _materialise(self.native, self.lut, self.path))
+        return self._mask
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.native.shape)
+
+    def __repr__(self) -> str:
+        return f"NativeSemanticPrediction(shape={self.shape}, path={self.path!r})"
 
 
 # ----------------------------------------------------------------------------- opening
@@ -280,6 +362,50 @@ def read_label(path, *, lut: np.ndarray | None = None, allowed=None, colors=None
     if dtype is not None:
         out = out.astype(dtype, copy=False)
     return out
+
+
+_CHECKED_CACHE: dict = {}
+
+
+def _cached_checked_lut(lut, allowed, size: int) -> np.ndarray:
+    key = (id(lut), id(allowed), size)
+    hit = _CHECKED_CACHE.get(key)
+    if hit is not None and hit[0] is lut and hit[1] is allowed:
+        return hit[2]
+    t = checked_lut(lut, allowed, size)
+    if len(_CHECKED_CACHE) > 64:
+        _CHECKED_CACHE.clear()
+    _CHECKED_CACHE[key] = (lut, allowed, t)
+    return t
+
+
+def read_label_lazy(path, *, lut: np.ndarray | None = None, allowed=None, colors=None,
+                    expected_shape: tuple | None = None, resize: str | None = None, prediction: bool = False,
+                    instance_ids: np.ndarray | None = None):
+    """Read a label PNG as a :class:`NativeSemanticMask` / :class:`NativeSemanticPrediction`: the stored
+    values plus a checked lookup table (``lut`` → train ids, ``allowed`` stored values), so that the
+    mapping and the value check happen on the metric's histogram instead of on every pixel.
+
+    Same arguments and errors as :func:`read_label` (decode errors, multi-channel refusal, unknown
+    colours and size mismatches are raised here; values outside ``allowed`` when the map is used).
+    8-bit maps become lazy objects; 16-bit / 32-bit ones are mapped and checked at once.
+    """
+    raw = read_label(path, colors=colors, expected_shape=expected_shape, resize=resize)
+    if raw.dtype == np.uint8:
+        table = _cached_checked_lut(lut, allowed, 256)
+        if prediction:
+            return NativeSemanticPrediction(raw, table, str(path))
+        return NativeSemanticMask(raw, table, instance_ids, str(path))
+    if allowed is not None:
+        check_values(raw, allowed, path)
+    if lut is None:
+        out = raw
+    else:
+        if raw.size and int(raw.min()) < 0:
+            check_values(raw, range(0), path)
+        size = max(int(np.asarray(lut).size), (int(raw.max()) + 1) if raw.size else 1)
+        out = _materialise(raw, checked_lut(lut, None, size), path)
+    return SemanticPrediction(out) if prediction else SemanticMask(out, instance_ids)
 
 
 def read_color_label(path, colors, **kw) -> np.ndarray:

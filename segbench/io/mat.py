@@ -53,7 +53,7 @@ def load_mat(path) -> dict:
     """
     p = Path(path)
     if not p.is_file():
-        raise NotFoundError(f"expected a .mat file, found nothing; check the path", path=p)
+        raise NotFoundError("expected a .mat file, found nothing; check the path", path=p)
     try:
         if is_mat_v73(p):
             raise NotImplementedError("v7.3")
@@ -200,9 +200,7 @@ def read_seg_file(path) -> np.ndarray:
     if (lab < 0).any():
         n = int((lab < 0).sum())
         raise BadInputError(f"expected every pixel to be covered by a run, found {n} uncovered", path=p)
-    if header.get("invert", "0") == "1":
-        pass  # "invert" concerns the display of the image, not the labels
-    return lab
+    return lab  # header flags (gray, invert, flipflop) concern how the image is shown, not the labels
 
 
 def write_seg_file(path, labels: np.ndarray, image_name: str = "") -> None:
@@ -211,7 +209,7 @@ def write_seg_file(path, labels: np.ndarray, image_name: str = "") -> None:
     lab = np.asarray(labels)
     h, w = lab.shape
     nseg = int(lab.max()) + 1 if lab.size else 0
-    lines = [f"format ascii cr", f"date", f"image {image_name}", "user 0", f"width {w}", f"height {h}",
+    lines = ["format ascii cr", "date", f"image {image_name}", "user 0", f"width {w}", f"height {h}",
              f"segments {nseg}", "gray 1", "invert 0", "flipflop 0", "data"]
     for r in range(h):
         row = lab[r]

@@ -10,6 +10,7 @@ from ..registry import resolve
 METRICS: dict[str, str] = {
     "miou": "segbench.metrics.semantic:MeanIoU",
     "coco_ap": "segbench.metrics.instance:COCOAP",
+    "lvis_ap": "segbench.metrics.instance:LVISAP",
     "cityscapes_ap": "segbench.metrics.cityscapes_instance:CityscapesInstanceAP",
     "davis_jf": "segbench.metrics.video:DavisJF",
     "ytvis_ap": "segbench.metrics.video:YTVISAP",

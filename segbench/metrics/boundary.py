@@ -119,7 +119,8 @@ class BSDSBoundary(Metric):
             # the bench's `segs` input: boundaries of each segmentation, thresholds 1..n
             if len(prediction.segs) != self.nthresh:
                 raise BadInputError(f"sample {sample.sample_id}: expected {self.nthresh} segmentations "
-                                    f"(nthresh), found {len(prediction.segs)}; pass nthresh={len(prediction.segs)}")
+                                    f"(nthresh), found {len(prediction.segs)}; pass --option nthresh={len(prediction.segs)} "
+                                    "(API: nthresh=...) as the bench sets nthresh to numel(segs)")
             bmaps = []
             for s in prediction.segs:
                 s = np.asarray(s)

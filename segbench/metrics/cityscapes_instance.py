@@ -88,9 +88,19 @@ def image_entries(inst: np.ndarray, preds: list, overlaps=OVERLAPS, min_region_s
     L, O = len(labels), len(overlaps)
     label_ids = [lid for _, lid in labels]
     inst = np.asarray(inst).astype(np.int64, copy=False)
-    ids, pix = np.unique(inst, return_counts=True)
+    lo_v, hi_v = (int(inst.min()), int(inst.max())) if inst.size else (0, 0)
+    if lo_v >= 0 and hi_v < 1 << 20:  # raw instanceIds values: a histogram is much faster than a sort
+        cnt = np.bincount(inst.ravel(), minlength=hi_v + 1)
+        ids = np.flatnonzero(cnt).astype(np.int64)
+        pix = cnt[ids]
+        lut = np.zeros(hi_v + 1, bool)
+        vv = np.asarray([v for v in void_ids if 0 <= v <= hi_v], np.int64)
+        lut[vv] = True
+        void = lut[inst]
+    else:
+        ids, pix = np.unique(inst, return_counts=True)
+        void = np.isin(inst, np.asarray(void_ids))
     lab = _label_of(ids)
-    void = np.isin(inst, np.asarray(void_ids))
     hard = np.zeros((L, O), np.int64)
     have_gt = np.zeros(L, bool)
     have_pred = np.zeros(L, bool)

@@ -29,9 +29,10 @@ import numpy as np
 
 from ..errors import UsageError
 from .base import Metric, MetricResult
-from .functional.coco import COCOParams, Records, STAT_KEYS, accumulate, evaluate_batch, summarize
+from .functional.coco import (LVIS_KEYS, COCOParams, Records, STAT_KEYS, accumulate, evaluate_batch,
+                              lvis_image_detections, summarize, summarize_lvis)
 
-__all__ = ["COCOAP", "parse_max_dets", "pr_curve_figure"]
+__all__ = ["COCOAP", "LVISAP", "parse_max_dets", "pr_curve_figure"]
 
 
 def parse_max_dets(value) -> tuple:
@@ -111,17 +112,13 @@ class COCOAP(Metric):
         image_id = t.image_id if getattr(t, "image_id", None) is not None else sample.sample_id
         gts = list(t.annotations or [])
         dets = list(getattr(prediction, "detections", None) or []) if prediction is not None else []
-        if self._cats is not None:
-            cs = set(self._cats)
-            gts = [g for g in gts if g["category_id"] in cs]
-            dets = [d for d in dets if d["category_id"] in cs]
         self._pending.append((image_id, int(t.height), int(t.width), gts, dets))
         if len(self._pending) >= 256:
             self._flush()
 
     def _flush(self) -> None:
         if self._pending:
-            self._parts.append(evaluate_batch(self._pending, self.params))
+            self._parts.append(evaluate_batch(self._pending, self.params, self._cats))
             self._pending = []
 
     def records(self) -> Records:
@@ -207,6 +204,74 @@ class COCOAP(Metric):
             return [str(c) for c in cats]
         by_id = {int(c.id): c.name for c in self.label_space.eval_classes}
         return [by_id.get(int(c), str(c)) for c in cats]
+
+
+class LVISAP(COCOAP):
+    """LVIS federated AP (``lvis_ap``), identical to ``lvis.LVISEval`` (lvis-api 0.5.3).
+
+    Per image, detections are cut to the ``max_dets`` (300) highest scores; those of categories the
+    image neither contains nor lists in ``neg_category_ids`` are dropped; unmatched detections of its
+    ``not_exhaustive_category_ids`` are ignored; there are no crowd regions. The image lists come from
+    ``sample.meta`` (the COCO adapters copy them from the image records). ``values``: ``AP AP50 AP75
+    APs APm APl APr APc APf AR@300 ARs@300 ARm@300 ARl@300``.
+
+    Parameters
+    ----------
+    label_space : LabelSpace, optional
+    iou_type : {'segm', 'bbox'}
+    max_dets : int, default 300
+    frequencies : dict, optional
+        ``{category id (str or int): 'r' | 'c' | 'f'}`` for APr / APc / APf.
+    """
+
+    name: ClassVar[str] = "lvis_ap"
+    version: ClassVar[str] = "1"
+    task: ClassVar[str] = "instance"
+    summary_keys: ClassVar[tuple] = LVIS_KEYS + ("AR@300",)
+
+    def __init__(self, label_space=None, **options):
+        md = options.get("max_dets", 300)
+        if isinstance(md, (list, tuple)):
+            md = md[-1]
+        try:
+            md = int(str(md).split(",")[-1])
+        except ValueError:
+            raise UsageError(f"max_dets: expected one positive integer for LVIS (e.g. 300), found {md!r}") from None
+        options = dict(options, max_dets=[md], fix_max_dets=True)
+        options["frequencies"] = {str(k): str(v) for k, v in (options.get("frequencies") or {}).items()}
+        super().__init__(label_space, **options)
+        self.params = COCOParams(iou_type=self.params.iou_type, max_dets=(md,), federated=True)
+
+    def update(self, prediction, sample) -> None:
+        t = sample.target
+        image_id = t.image_id if getattr(t, "image_id", None) is not None else sample.sample_id
+        gts = list(t.annotations or [])
+        dets = list(getattr(prediction, "detections", None) or []) if prediction is not None else []
+        meta = sample.meta or {}
+        dets = lvis_image_detections(dets, gts, meta.get("neg_category_ids") or (),
+                                     meta.get("not_exhaustive_category_ids") or (), self.params.max_dets[-1])
+        self._pending.append((image_id, int(t.height), int(t.width), gts, dets))
+        if len(self._pending) >= 256:
+            self._flush()
+
+    def compute(self) -> MetricResult:
+        rec = self.records()
+        cats = self._cat_ids(rec)
+        acc = accumulate(rec, cats, self.params)
+        freq = self.options.get("frequencies") or {}
+        groups = [[k for k, c in enumerate(cats) if freq.get(str(c)) == f] for f in ("r", "c", "f")]
+        stats = summarize_lvis(acc, self.params, groups)
+        values = {k: (math.nan if v == -1 else float(v)) for k, v in stats.items()}
+        names = self._names(cats)
+        prec = acc["precision"]
+        per_class = {}
+        for k, cid in enumerate(cats):
+            if not (acc["npig"][k] > 0).any():
+                continue
+            per_class[names[k]] = {"AP": _mv(prec[:, :, k, 0, -1]), "AP50": _mv(prec[0, :, k, 0, -1]),
+                                   "num_gt": int(acc["npig"][k, 0]), "frequency": freq.get(str(cid), "")}
+        return MetricResult(values=values, per_class=per_class,
+                            artifacts={"num_images": len(rec.image_ids), "num_detections": rec.num_detections})
 
 
 def _mv(s) -> float:

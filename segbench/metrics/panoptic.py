@@ -34,7 +34,7 @@ from ..types import LabelSpace, PanopticMap, PanopticPrediction
 from .base import Metric, MetricResult
 from .functional import panoptic as F
 
-__all__ = ["PanopticQuality", "ModifiedPanopticQuality"]
+__all__ = ["PanopticQuality", "ModifiedPanopticQuality", "pq_compute"]
 
 
 def _ids_of(obj, what: str, sample_id) -> np.ndarray:
@@ -144,6 +144,10 @@ class PanopticQuality(_PQBase):
     gt_area : {"json", "png"}, default "json"
         Ground-truth segment area in the IoU's union: the JSON ``area`` like panopticapi (falls back to
         the PNG count when absent), or the PNG pixel count.
+    crowd : {"last", "all"}, default "last"
+        panopticapi ignores an unmatched prediction over VOID plus only the *last* crowd segment of its
+        category in ``segments_info`` (a dict keeps one per category); ``"all"`` uses every crowd
+        segment of the category (the evident intent).
     per_sample : bool, default True
         Keep per-image PQ / SQ / RQ (for bootstrap CIs and galleries).
 
@@ -164,7 +168,7 @@ class PanopticQuality(_PQBase):
     def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path):
         return F.pq_image_stats(gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names),
                                 image=image, path=path, gt_area=self.options.get("gt_area", "json"),
-                                iou_out=self._state["iou"])
+                                iou_out=self._state["iou"], crowd=self.options.get("crowd", "last"))
 
 
 class ModifiedPanopticQuality(_PQBase):
@@ -212,3 +216,47 @@ class ModifiedPanopticQuality(_PQBase):
             out[f"{base}_mod" + (f"_{suf}" if suf else "")] = v
         return out
 
+
+
+def pq_compute(gt_json, pred_json, gt_folder=None, pred_folder=None, workers: int = 1) -> dict:
+    """panopticapi's ``pq_compute`` with segbench's engine: same inputs, same result layout.
+
+    Parameters
+    ----------
+    gt_json, pred_json : path
+        COCO panoptic JSON files.
+    gt_folder, pred_folder : path, optional
+        PNG folders (default: beside each JSON, named after its stem).
+    workers : int
+        Processes (identical numbers for any value).
+
+    Returns
+    -------
+    dict
+        ``{"All": {"pq", "sq", "rq", "n"}, "Things": {...}, "Stuff": {...}, "per_class": {category_id:
+        {"pq", "sq", "rq"}}}`` like ``panopticapi.evaluation.pq_compute`` (per-class values of classes
+        without GT and predictions are 0.0 there, as in panopticapi).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from segbench.datasets.coco_panoptic import write_fake_panoptic
+    >>> gt = write_fake_panoptic(os.path.join(tempfile.mkdtemp(), "gt.json"), num_samples=2, size=(24, 32), crowd=False)
+    >>> pq_compute(gt, gt)["All"]["pq"]
+    1.0
+    """
+    from ..datasets.coco_panoptic import CocoPanopticStyle
+    from ..engine import evaluate_samples
+    ds = CocoPanopticStyle(gt_json, gt_folder=gt_folder)
+    src = ds.predictions(pred_json, pred_folder=pred_folder if pred_folder is not None else
+                         (gt_folder if str(pred_json) == str(gt_json) else None))
+    out = evaluate_samples(ds, src, ds.build_metrics(["pq"]), workers=workers)
+    r = out.results[f"{PanopticQuality.name}@{PanopticQuality.version}"]
+    n = r.artifacts["num_classes_averaged"]
+    res = {name: {"pq": r.values["PQ" + suf], "sq": r.values["SQ" + suf], "rq": r.values["RQ" + suf],
+                  "n": n["N" + suf]} for name, suf in (("All", ""), ("Things", "_th"), ("Stuff", "_st"))}
+    res["per_class"] = {}
+    for c in ds.label_space().eval_classes:
+        v = r.per_class[c.name]
+        res["per_class"][c.id] = {k: (0.0 if v[k] != v[k] else v[k]) for k in ("pq", "sq", "rq")}
+    return res

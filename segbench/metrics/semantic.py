@@ -15,8 +15,8 @@ import numpy as np
 from ..errors import BadInputError
 from ..types import LabelSpace, SemanticPrediction, SoftPrediction
 from .base import Metric, MetricResult
-from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_and_instances, confusion_matrix,
-                                  instance_iou, scores_from_confusion)
+from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_and_instances, instance_iou,
+                                  scores_from_confusion)
 
 __all__ = ["MeanIoU"]
 
@@ -32,6 +32,11 @@ class MeanIoU(Metric):
     numbers are not comparable with published Cityscapes / VOC / ADE20K results, so segbench follows the
     dataset-level definition (``MulticlassJaccardIndex(average=None)`` accumulated over the dataset gives
     the same per-class IoU, which the tests check).
+
+    Targets / predictions read as stored values plus a lookup table
+    (:class:`~segbench.io.labels.NativeSemanticMask`, e.g. Cityscapes label ids) are counted in the
+    stored-value space and the table is folded into the small joint histogram (no per-pixel mapping);
+    the numbers are identical to mapping every pixel first.
 
     GT pixels equal to ``ignore_index`` are not scored; predictions equal to ``ignore_index`` are void
     (wrong for the GT class, a false positive of none), as in cityscapesScripts. A class absent from both
@@ -131,31 +136,35 @@ class MeanIoU(Metric):
     # ------------------------------------------------------------------ protocol
     def update(self, prediction, sample) -> None:
         target = sample.target
-        gt = target.mask
-        if isinstance(prediction, SoftPrediction):
-            pm = (np.asarray(prediction.prob) > self.threshold).astype(np.uint8)
-        elif isinstance(prediction, SemanticPrediction):
-            pm = np.asarray(prediction.mask)
+        # stored values + lookup table (NativeSemanticMask / NativeSemanticPrediction): the table is
+        # folded into the histogram, no per-pixel mapping
+        g_native = getattr(target, "native", None)
+        if g_native is not None:
+            gt, gt_lut, gpath = g_native, target.lut, getattr(target, "path", None)
         else:
-            pm = np.asarray(getattr(prediction, "mask", prediction))
+            gt, gt_lut, gpath = target.mask, None, (sample.meta or {}).get("gt_path")
+        p_native = getattr(prediction, "native", None)
+        if p_native is not None:
+            pm, pred_lut, ppath = p_native, prediction.lut, getattr(prediction, "path", None)
+        elif isinstance(prediction, SoftPrediction):
+            pm, pred_lut, ppath = (np.asarray(prediction.prob) > self.threshold).astype(np.uint8), None, None
+        else:
+            pm, pred_lut, ppath = np.asarray(getattr(prediction, "mask", prediction)), None, None
         if pm.shape != gt.shape:
             raise BadInputError(f"sample {sample.sample_id}: expected a prediction of shape {gt.shape} "
-                                f"(the GT's), found {pm.shape}; pass --resize nearest to resize it")
+                                f"(the GT's), found {pm.shape}; pass --resize nearest to resize it", path=ppath)
         inst = getattr(target, "instance_ids", None) if self._use_inst else None
-        rec = None
         try:
-            if inst is not None:
-                if inst.shape != gt.shape:
-                    raise ValueError(f"instance ids of shape {inst.shape} for a GT of shape {gt.shape}")
-                cm, vcols, rec = confusion_and_instances(
-                    gt, pm, inst, self.num_classes, self.ignore_index, self._lut, self._class_cat,
-                    self._void_values, self._void_cat, INSTANCE_MIN_ID)
-            else:
-                cm, vcols = confusion_matrix(gt, pm, self.num_classes, self.ignore_index, return_void=True,
-                                             void_values=self._void_values, split_void=True)
+            cm, vcols, rec = confusion_and_instances(
+                gt, pm, inst, self.num_classes, self.ignore_index, self._lut if inst is not None else None,
+                self._class_cat, self._void_values, self._void_cat, INSTANCE_MIN_ID, gt_lut, pred_lut)
         except ValueError as e:
-            raise BadInputError(f"sample {sample.sample_id}: {e}; expected train ids "
-                                f"0..{self.num_classes - 1} or {self.ignore_index} (void)") from None
+            msg = str(e)
+            path = gpath if msg.startswith("gt") else ppath if msg.startswith("pred") else None
+            raise BadInputError(f"sample {sample.sample_id}: {msg}; expected "
+                                + ("the label table's values" if (gt_lut is not None or pred_lut is not None)
+                                   else f"train ids 0..{self.num_classes - 1} or {self.ignore_index} (void)"),
+                                path=path) from None
         self.confusion += cm
         self.void += vcols.sum(1)
         if self._void_values:

@@ -40,6 +40,7 @@ MODELS: dict[str, str] = {
     "hf-maskformer-panoptic": "segbench.models.hf:MaskFormerPanoptic",
     "hf-sam-box": "segbench.models.prompted:SAMBox",
     "hf-sam-point": "segbench.models.prompted:SAMPoint",
+    "hf-sam-propagate": "segbench.models.prompted:SAMPropagate",
     "hf-clipseg": "segbench.models.prompted:CLIPSeg",
     "smp-unet": "segbench.models.smp_models:SMPUnet",
     "smp-unetplusplus": "segbench.models.smp_models:SMPUnetPlusPlus",

@@ -81,8 +81,8 @@ def load_image_array(image, path_hint: str | None = None) -> np.ndarray:
     Raises :class:`BadInputError` naming the file for unreadable or truncated images.
     """
     if image is None:
-        raise BadInputError("expected an image for this sample, found none; the model needs the input image",
-                            path=path_hint)
+        raise BadInputError("expected the input image of this sample, found none; a model needs the images: "
+                            "point --gt at a dataset root that has them", path=path_hint)
     if isinstance(image, np.ndarray):
         return image
     from PIL import Image, UnidentifiedImageError

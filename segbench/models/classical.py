@@ -89,7 +89,7 @@ class _Threshold(ModelWrapper):
     def predict(self, sample):
         # the image keeps its dtype: scikit-image derives defaults from it (Sauvola's r = half the
         # dtype's range, e.g. 127.5 for uint8), so results equal calling the reference on the file
-        gray = to_gray(load_image_array(sample.image, path_hint=str(sample.sample_id)))
+        gray = to_gray(load_image_array(sample.image, path_hint=f"sample {sample.sample_id}"))
         if gray.size == 0 or float(gray.min()) == float(gray.max()):
             bright = np.zeros(gray.shape, dtype=bool)  # a flat image has no bright part
         else:

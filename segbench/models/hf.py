@@ -252,7 +252,8 @@ class HFSemantic(HFWrapper, SemanticTorchWrapper):
         return f"{type(self.processor).__name__} size={self._size()}"
 
     def _tta(self) -> bool:
-        return bool(self.slide or (self.scales and list(self.scales) != [1.0]) or self.flip)
+        return bool(self.slide or (self.scales and list(self.scales) != [1.0]) or self.flip
+                    or self.resize is not None)
 
     def forward_logits(self, x):
         return self.module(pixel_values=x).logits
@@ -337,13 +338,18 @@ class _MaskFormerMixin:
         """Semantic scores ``(N, K, h, w)`` from query classes × masks (masks resized to ``size``)."""
         F = require("torch.nn.functional")
         torch = require("torch")
-        masks = F.interpolate(outputs.masks_queries_logits, size=tuple(size), mode="bilinear", align_corners=False)
+        masks = outputs.masks_queries_logits
+        if size is not None:
+            masks = F.interpolate(masks, size=tuple(size), mode="bilinear", align_corners=False)
         cls = outputs.class_queries_logits.softmax(-1)[..., :-1]
         return torch.einsum("bqc,bqhw->bchw", cls, masks.sigmoid())
 
 
 class Mask2FormerSemantic(_MaskFormerMixin, HFSemantic):
     """Mask2Former, semantic head (``post_process_semantic_segmentation``)."""
+
+    #: transformers' post-processing resizes Mask2Former's mask logits to 384x384 first (MaskFormer: none)
+    postprocess_mask_size = (384, 384)
 
     name = "hf-mask2former-semantic"
     model_class = "Mask2FormerForUniversalSegmentation"
@@ -357,8 +363,12 @@ class Mask2FormerSemantic(_MaskFormerMixin, HFSemantic):
         return self.universal_scores(self.module(pixel_values=x), x.shape[-2:])
 
     def processor_scores(self, outputs, sizes):
-        res = self.processor.post_process_semantic_segmentation(outputs, target_sizes=list(sizes),
-                                                                 return_segmentation_scores=True)
+        try:
+            res = self.processor.post_process_semantic_segmentation(outputs, target_sizes=list(sizes),
+                                                                     return_segmentation_scores=True)
+        except TypeError:  # transformers < 5: same steps as its post_process_semantic_segmentation
+            scores = self.universal_scores(outputs, self.postprocess_mask_size)
+            return [inf.resize_logits(scores[i:i + 1], s)[0] for i, s in enumerate(sizes)]
         return [r.segmentation_scores if hasattr(r, "segmentation_scores") else r["segmentation_scores"] for r in res]
 
 
@@ -366,6 +376,7 @@ class MaskFormerSemantic(Mask2FormerSemantic):
     """MaskFormer, semantic head (``MaskFormerForInstanceSegmentation``)."""
 
     name = "hf-maskformer-semantic"
+    postprocess_mask_size = None
     model_class = "MaskFormerForInstanceSegmentation"
     processor_class = "MaskFormerImageProcessor"
     model_types = ("maskformer",)

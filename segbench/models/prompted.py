@@ -48,7 +48,7 @@ from .labelmap import normalize_name
 from .torch_base import sample_image
 from .torchvision_models import encode_rle, sample_image_id
 
-__all__ = ["SAMBox", "SAMPoint", "CLIPSeg", "annotation_mask", "farthest_point"]
+__all__ = ["SAMBox", "SAMPoint", "SAMPropagate", "CLIPSeg", "annotation_mask", "farthest_point"]
 
 _BACKGROUND = {"background", "bg", "unlabeled", "unlabelled", "void", "others", "other", "clutter"}
 
@@ -286,3 +286,82 @@ class CLIPSeg(HFWrapper):
             n = len(self.dataset_label_space.eval_classes)
             out.append(SemanticPrediction(mask.astype(np.uint8 if n < 255 else np.uint16)))
         return out
+
+
+class SAMPropagate(_SAM):
+    """Semi-supervised video object segmentation baseline: SAM box prompts propagated frame to frame.
+
+    Frame 0 is the given first-frame annotation (the semi-supervised protocol; DAVIS does not score
+    it). For every later frame ``t`` and object ``k``, the box of object ``k``'s mask in frame
+    ``t - 1`` (``[x_min, y_min, x_max + 1, y_max + 1]``) prompts SAM on frame ``t``
+    (``multimask_output=False``); an object whose mask vanishes keeps its last box. Overlaps go to
+    the object with the higher predicted IoU. Output: DAVIS object ids per frame (0 = background),
+    written as indexed PNGs with the DAVIS palette.
+
+    This is segbench's simple propagation protocol around the reference SAM (no memory, no
+    re-identification); it is a baseline, not a published VOS method.
+    """
+
+    name = "hf-sam-propagate"
+    task = "video"
+    prompt = "box"
+
+    def _frames(self, sample: Sample) -> list:
+        from pathlib import Path
+        t = sample.target
+        if t is None or not hasattr(t, "frames") or t.masks is None:
+            raise UsageError(f"model {self.name!r} needs a video sample with a first-frame annotation (DAVIS "
+                             f"semi-supervised); sample {sample.sample_id!r} has {type(t).__name__}")
+        d = Path(str(sample.image)) if sample.image is not None else None
+        if d is None or not d.is_dir():
+            raise BadInputError(f"expected the frame images folder of sequence {sample.sample_id!r} (JPEGImages/...), "
+                                f"found none", path=str(d) if d else None)
+        paths = []
+        for f in t.frames:
+            cands = [p for p in (d / f"{f}.jpg", d / f"{f}.jpeg", d / f"{f}.png") if p.is_file()]
+            if not cands:
+                raise BadInputError(f"expected frame image {f}.jpg of sequence {sample.sample_id!r}, found none",
+                                    path=str(d))
+            paths.append(cands[0])
+        return paths
+
+    def _predict_one(self, sample: Sample):
+        from ..types import VideoPrediction
+        from .base import load_image_array
+        torch = self.torch
+        t = sample.target
+        paths = self._frames(sample)
+        first = np.asarray(t.masks[0])
+        objs = [int(k) for k in np.unique(first) if 0 < k < 255]
+        prev = {k: first == k for k in objs}
+        boxes = {}
+        out = np.zeros((len(paths),) + first.shape, np.uint8)
+        out[0] = np.where(first == 255, 0, first)
+        dev = self.torch_device()
+        for i in range(1, len(paths)):
+            img = load_image_array(str(paths[i]), path_hint=str(paths[i]))
+            image = self._images([Sample("f", img, None)])[0]
+            for k in objs:
+                ys, xs = np.nonzero(prev[k])
+                if ys.size:
+                    boxes[k] = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+            live = [k for k in objs if k in boxes]
+            frame = np.zeros(first.shape, np.uint8)
+            if live:
+                with torch.inference_mode():
+                    inp = self.processor(images=[image], input_boxes=[[boxes[k] for k in live]], return_tensors="pt")
+                    res = self.module(pixel_values=inp["pixel_values"].to(dev),
+                                      input_boxes=inp["input_boxes"].to(dev), multimask_output=False)
+                masks = self.processor.image_processor.post_process_masks(
+                    res.pred_masks.cpu(), inp["original_sizes"], inp["reshaped_input_sizes"])[0][:, 0].numpy()
+                scores = res.iou_scores.cpu()[0, :, 0].numpy()
+                if masks.shape[-2:] != first.shape:
+                    raise BadInputError(f"sequence {sample.sample_id!r}: frame {paths[i].name} is "
+                                        f"{masks.shape[-1]}x{masks.shape[-2]}, the annotation "
+                                        f"{first.shape[1]}x{first.shape[0]}", path=str(paths[i]))
+                for j in np.argsort(scores, kind="stable"):  # higher predicted IoU painted last
+                    frame[masks[j]] = live[j]
+                for j, k in enumerate(live):
+                    prev[k] = frame == k
+            out[i] = frame
+        return VideoPrediction(frames=list(t.frames), masks=out)

@@ -43,6 +43,11 @@ class TorchWrapper(ModelWrapper):
     backend = "torch"
 
     def __init__(self, **kw: Any):
+        from .base import PREDICT_OPTIONS
+        unknown = sorted(set(kw) - set(PREDICT_OPTIONS))
+        if unknown:  # each subclass consumed its own options before this point
+            raise UsageError(f"model {self.name!r} has no option {unknown[0]!r}; see its docstring for the options "
+                             f"(python -c \"import segbench.models as m; help(m.get_model_class('{self.name}'))\")")
         super().__init__(**kw)
         self.module = None
         self.mapping: LabelMapping | None = None
@@ -108,7 +113,7 @@ class TorchWrapper(ModelWrapper):
         d = super().describe()
         d["library_version"] = self.library_version()
         d["torch_version"] = getattr(require("torch"), "__version__", None)
-        if self.mapping is not None:
+        if isinstance(self.mapping, LabelMapping):
             d["label_mapping"] = self.mapping.describe()
         return d
 
@@ -129,8 +134,11 @@ class SemanticTorchWrapper(TorchWrapper):
     antialias: bool = False
     in_channels: int = 3
 
-    def __init__(self, tta_average: str = "logits", **kw: Any):
+    def __init__(self, tta_average: str = "logits", resize: str | None = None, **kw: Any):
         super().__init__(**kw)
+        self.resize = self._parse_resize(resize)
+        if resize is not None:
+            self.options["resize"] = str(resize)
         if tta_average not in ("logits", "softmax"):
             raise UsageError(f"tta_average: expected 'logits' or 'softmax', found {tta_average!r}")
         if self.slide is not None:
@@ -152,9 +160,36 @@ class SemanticTorchWrapper(TorchWrapper):
         """Normalised ``(N, C, h, w)`` → logits ``(N, K, h', w')``."""
         raise NotImplementedError
 
+    @staticmethod
+    def _parse_resize(value):
+        """``None`` (the reference's policy), ``"none"`` (keep the image size) or ``"LONGxSHORT"``
+        (mmsegmentation ``Resize(scale=(LONG, SHORT), keep_ratio=True)``, e.g. ``2048x1024`` for Cityscapes,
+        ``2048x512`` for ADE20K)."""
+        if value is None:
+            return None
+        v = str(value).strip().lower()
+        if v == "none":
+            return "none"
+        try:
+            a, b = (int(x) for x in v.replace(",", "x").split("x"))
+            if min(a, b) <= 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"resize: expected 'none' or LONGxSHORT (mmseg keep-ratio scale, e.g. 2048x1024), "
+                             f"found {value!r}") from None
+        return (a, b)
+
+    def size_policy(self):
+        """``(h, w, ratio) -> (h', w')``: the reference's policy, or the ``resize`` option's."""
+        if self.resize == "none":
+            return lambda h, w, r: (h, w) if r == 1.0 else (max(1, int(h * r + 0.5)), max(1, int(w * r + 0.5)))
+        if isinstance(self.resize, tuple):
+            return inf.keep_ratio_policy(self.resize)
+        return inf.scaled(self.base_size)
+
     def logits(self, batch):
         """Logits ``(N, K, H, W)`` at the input size for an un-normalised batch (0..255)."""
-        return inf.tta_inference(self.forward_logits, batch, size_fn=inf.scaled(self.base_size),
+        return inf.tta_inference(self.forward_logits, batch, size_fn=self.size_policy(),
                                  mean=self.mean, std=self.std, value_scale=self.value_scale,
                                  scales=self.scales, flip=self.flip, slide=self.slide,
                                  antialias=self.antialias, average=self.tta_average,
@@ -195,7 +230,8 @@ class SemanticTorchWrapper(TorchWrapper):
     def settings(self) -> dict:
         s = super().settings()
         s["preprocess"] = {"mean": list(self.mean), "std": list(self.std), "value_scale": self.value_scale,
-                           "antialias": self.antialias, "resize": self.resize_policy_name()}
+                           "antialias": self.antialias,
+                           "resize": self.resize_policy_name() if self.resize is None else str(self.options["resize"])}
         return s
 
     def resize_policy_name(self) -> str:

@@ -66,8 +66,13 @@ class TorchvisionSegmentation(SemanticTorchWrapper):
     weights_enum: str = ""
     resize_size: int = 520
 
-    def __init__(self, resize_size: int | None = None, **kw: Any):
+    def __init__(self, resize_size: int | None = None, classes: str | None = None, **kw: Any):
         super().__init__(**kw)
+        if classes not in (None, "dataset"):
+            raise UsageError(f"classes: expected 'dataset' (the checkpoint predicts the dataset's train ids), found "
+                             f"{classes!r}")
+        if classes:
+            self.options["classes"] = classes
         if resize_size is not None:
             self.resize_size = int(resize_size)
             self.options["resize_size"] = int(resize_size)

@@ -194,6 +194,7 @@ def print_compare(res: CompareResult, console=None, per_class: bool = False) -> 
     """The delta table with rich (green = better, red = worse)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
     console = console or Console()
     t = Table(title=None)
     for c, j in (("metric", "left"), ("key", "left"), (res.base_label, "right"), (res.new_label, "right"),
@@ -203,7 +204,7 @@ def print_compare(res: CompareResult, console=None, per_class: bool = False) -> 
         better = (r.delta < 0) if lower_is_better(r.key) else (r.delta > 0)
         style = "" if (math.isnan(r.delta) or r.delta == 0) else ("green" if better else "red")
         d = _delta_str(r)
-        t.add_row(r.metric, r.key, format_value(r.key, r.base), format_value(r.key, r.new),
+        t.add_row(Text(r.metric), Text(r.key), format_value(r.key, r.base), format_value(r.key, r.new),
                   f"[{style}]{d}[/{style}]" if style else d,
                   f"[bold red]{_status(r)}[/bold red]" if r.failed else _status(r))
     console.print(t)
@@ -213,8 +214,9 @@ def print_compare(res: CompareResult, console=None, per_class: bool = False) -> 
                      ("delta", "right")):
             pt.add_column(c, justify=j)
         for r in res.per_class:
-            pt.add_row(r.metric, r.key, format_value(r.key, r.base), format_value(r.key, r.new), _delta_str(r))
+            pt.add_row(Text(r.metric), Text(r.key), format_value(r.key, r.base), format_value(r.key, r.new),
+                       _delta_str(r))
         console.print(pt)
     console.print("values of fraction metrics in %, deltas in percentage points (pp)", style="dim")
     for w in res.warnings:
-        console.print(f"warning: {w}", style="yellow")
+        console.print(f"warning: {w}", style="yellow", markup=False)

@@ -94,7 +94,12 @@ def load_reported(path=None) -> "pd.DataFrame":
     if not p.is_file():
         from ..errors import NotFoundError
         raise NotFoundError("expected a reported-results CSV, found nothing", path=p)
-    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as e:  # pandas' ParserError / EmptyDataError are ValueErrors
+        from ..errors import BadInputError
+        raise BadInputError(f"expected a reported-results CSV, found unparsable text ({str(e).strip()[:120]})",
+                            path=p) from None
     missing = [c for c in ("model", "task", "dataset", "split", "metric", "value", "source") if c not in df.columns]
     if missing:
         from ..errors import BadInputError

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 import re
 
+from rich.text import Text
+
 __all__ = ["print_record", "print_leaderboard", "format_value", "is_fraction_key", "provenance_line", "NA_FOOTNOTE"]
 
 NA_FOOTNOTE = "n/a: class absent from both the ground truth and the prediction; left out of the means."
@@ -106,7 +108,7 @@ def print_record(record, console=None) -> None:
             if not (v is None or isinstance(v, (int, float))):
                 continue
             unit = "%" if is_fraction_key(k) and not _isnan(v) else ""
-            summary.add_row(mkey if first else "", k, format_value(k, v), unit)
+            summary.add_row(Text(mkey if first else ""), Text(str(k)), format_value(k, v), unit)
             first = False
     console.print(summary)
 
@@ -130,11 +132,11 @@ def print_record(record, console=None) -> None:
                 if _isnan(v):
                     any_na = True
                 cells.append(format_value(c, v))
-            t.add_row(str(cname), *cells)
+            t.add_row(Text(str(cname)), *cells)
         console.print(t)
     if any_na:
-        console.print(NA_FOOTNOTE, style="dim")
-    console.print(provenance_line(record), style="dim")
+        console.print(NA_FOOTNOTE, style="dim", markup=False)
+    console.print(provenance_line(record), style="dim", markup=False)
 
 
 def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
@@ -167,7 +169,7 @@ def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
                 cells.append("" if na else format_value(c, v))
             else:
                 cells.append("" if na else str(v))
-        t.add_row(*cells)
+        t.add_row(*[Text(c) for c in cells])
     console.print(t)
     if len(reported) > max_reported:
         console.print(f"+ {len(reported) - max_reported} paper-reported row(s) in the rendered report", style="dim")

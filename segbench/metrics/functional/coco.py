@@ -46,12 +46,13 @@ Lin et al., "Microsoft COCO: Common Objects in Context", ECCV 2014; ``pycocotool
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-__all__ = ["COCOParams", "Records", "evaluate_batch", "evaluate_images",
+__all__ = ["COCOParams", "Records", "evaluate_batch", "evaluate_images", "evaluate_lvis", "summarize_lvis",
+           "lvis_image_detections", "lvis_frequency_groups", "LVIS_KEYS",
            "accumulate", "summarize", "evaluate_coco", "STAT_KEYS", "IOU_THRS", "REC_THRS"]
 
 IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
@@ -61,6 +62,7 @@ AREA_RNG = ((0 ** 2, 1e5 ** 2), (0 ** 2, 32 ** 2), (32 ** 2, 96 ** 2), (96 ** 2,
 AREA_LBL = ("all", "small", "medium", "large")
 STAT_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 _EPS = np.spacing(1)
+_ONE_GROUP_MAX = 64  # batches with at most this many images are matched as one padded group
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class COCOParams:
     area_lbl : tuple of str
     fix_zero_gt_id : bool
         Count a match to a GT with ``id == 0`` as a match (pycocotools counts it as unmatched).
+    federated : bool
+        LVIS rules (``lvis.LVISEval``): no crowd regions (``iscrowd`` is not read; a GT's ``ignore``
+        flag is), and unmatched detections flagged ``"_ignore_unmatched"`` (categories the image is
+        not exhaustively annotated for) are ignored instead of counted as false positives.
     """
 
     iou_type: str = "segm"
@@ -90,6 +96,7 @@ class COCOParams:
     area_rng: tuple = AREA_RNG
     area_lbl: tuple = AREA_LBL
     fix_zero_gt_id: bool = False
+    federated: bool = False
 
     def __post_init__(self):
         md = tuple(sorted(int(m) for m in self.max_dets))
@@ -247,7 +254,7 @@ def _match_group(ious, img, step, g_ign, g_crowd, thr):
     return out
 
 
-def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
+def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records:
     """Stages 1 and 2 for a batch of images: sort, cut, IoU and greedy matching → :class:`Records`.
 
     Parameters
@@ -258,6 +265,8 @@ def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
         :func:`segbench.io.coco.load_results` (``area`` present when it comes from the box, otherwise
         the mask area is used). Each image appears once.
     params : COCOParams
+    cat_ids : sequence of int, optional
+        Evaluated categories; annotations and detections of others are dropped (as pycocotools).
 
     Notes
     -----
@@ -291,16 +300,33 @@ def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
         gts_all.extend(it[3])
         dets_all.extend(it[4])
     M, N = len(gts_all), len(dets_all)
-    # ---- ground truth
     g_img = np.repeat(np.arange(n, dtype=np.int64), gl)
     g_cat = np.fromiter((g["category_id"] for g in gts_all), np.int64, M)
-    g_crowd = np.fromiter((bool(g.get("iscrowd", 0)) for g in gts_all), bool, M)
+    d_img = np.repeat(np.arange(n, dtype=np.int64), dl)
+    d_cat = np.fromiter((d["category_id"] for d in dets_all), np.int64, N)
+    if cat_ids is not None:  # objects of other categories are not evaluated (pycocotools' catIds)
+        cat_ids = np.asarray(list(cat_ids), np.int64)
+        gk, dk_ = np.isin(g_cat, cat_ids), np.isin(d_cat, cat_ids)
+        if not gk.all():
+            gts_all = [g for g, k in zip(gts_all, gk) if k]
+            g_img, g_cat = g_img[gk], g_cat[gk]
+            M = len(gts_all)
+        if not dk_.all():
+            dets_all = [d for d, k in zip(dets_all, dk_) if k]
+            d_img, d_cat = d_img[dk_], d_cat[dk_]
+            N = len(dets_all)
+    # ---- ground truth
+    if params.federated:  # LVIS: no crowd regions; the GT's own "ignore" flag
+        g_crowd = np.zeros(M, bool)
+        g_base = np.fromiter((bool(g.get("ignore", 0)) for g in gts_all), bool, M)
+    else:
+        g_crowd = np.fromiter((bool(g.get("iscrowd", 0)) for g in gts_all), bool, M)
+        g_base = g_crowd
     g_area = np.fromiter((g.get("area", np.nan) for g in gts_all), np.float64, M)
     if M and np.isnan(g_area).any():
         idx = np.flatnonzero(np.isnan(g_area))
         g_area = _fill_area(gts_all, idx, g_area, list(zip(hs[g_img[idx]], ws[g_img[idx]])), iou_type)
-    g_ign = g_crowd[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)          # (A, M)
-    d_cat = np.fromiter((d["category_id"] for d in dets_all), np.int64, N)
+    g_ign = g_base[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)           # (A, M)
     cmin = min(int(g_cat.min()) if M else 0, int(d_cat.min()) if N else 0)
     cmax = max(int(g_cat.max()) if M else 0, int(d_cat.max()) if N else 0)
     mul = cmax - cmin + 1
@@ -311,7 +337,6 @@ def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
         npig[:, a] = np.bincount(inv.reshape(-1), weights=~g_ign[a], minlength=len(ukey)).astype(np.int64)
     # ---- detections: sort by (image, category, -score), stable; cut at maxDets[-1]
     d_score = np.fromiter((d["score"] for d in dets_all), np.float64, N)
-    d_img = np.repeat(np.arange(n, dtype=np.int64), dl)
     order = np.lexsort((-d_score, d_cat, d_img))
     dkey = d_img[order] * mul + (d_cat[order] - cmin)
     starts = np.flatnonzero(np.r_[True, dkey[1:] != dkey[:-1]]) if N else np.zeros(0, np.int64)
@@ -336,6 +361,8 @@ def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
                 if "bbox" not in k_dets[i]:
                     k_dets[i] = dict(k_dets[i], bbox=[float(v) for v in bbs[j]])
     det_out = (k_area[None, :] < lo) | (k_area[None, :] > hi)                        # (A, D)
+    if params.federated:  # unmatched detections of not-exhaustively annotated categories are ignored
+        det_out |= np.fromiter((bool(d.get("_ignore_unmatched", False)) for d in k_dets), bool, D)[None, :]
     codes = np.ascontiguousarray(np.broadcast_to(np.where(det_out.T[:, :, None], np.uint8(2), np.uint8(0)),
                                                  (D, A, T)))
     # ---- IoU per image for (image, category) pairs present on both sides
@@ -350,12 +377,19 @@ def evaluate_batch(items: Sequence, params: COCOParams) -> Records:
         h, w = int(hs[i]), int(ws[i])
         dsub = [k_dets[r] for r in rows]
         gsub = [gts_all[c] for c in cols]
-        if iou_type == "bbox":
-            dg = np.array([d["bbox"] for d in dsub], np.float64).reshape(-1, 4)
-            gg = np.array([g["bbox"] for g in gsub], np.float64).reshape(-1, 4)
-        else:
-            dg = [_to_rle(d["segmentation"], h, w) for d in dsub]
-            gg = [_to_rle(g["segmentation"], h, w) for g in gsub]
+        try:
+            if iou_type == "bbox":
+                dg = np.array([d["bbox"] for d in dsub], np.float64).reshape(-1, 4)
+                gg = np.array([g["bbox"] for g in gsub], np.float64).reshape(-1, 4)
+            else:
+                dg = [_to_rle(d["segmentation"], h, w) for d in dsub]
+                gg = [_to_rle(g["segmentation"], h, w) for g in gsub]
+        except (KeyError, TypeError) as e:
+            from ...errors import BadInputError
+            key = "bbox" if iou_type == "bbox" else "segmentation"
+            raise BadInputError(f"image {image_ids[i]!r}: an annotation or detection has no usable {key!r} "
+                                f"({type(e).__name__}: {e}); {iou_type} evaluation needs it"
+                                + ("" if iou_type == "bbox" else " (or use --iou-type bbox)")) from None
         io = np.asarray(mask_utils.iou(dg, gg, g_crowd[cols].astype(np.uint8)), np.float64).reshape(len(rows),
                                                                                                    len(cols))
         io = np.where(k_cat[rows][:, None] == g_cat[cols][None, :], io, -1.0)
@@ -384,10 +418,12 @@ def _match_and_code(cand_parts, iou_parts, img_parts, col_parts, dkey, g_ign, g_
     step_all = np.arange(len(cand)) - np.repeat(st, np.diff(np.r_[st, len(cand)]))
     offs = np.concatenate([[0], np.cumsum([len(c) for c in cand_parts])])
     groups: dict = {}
-    for j, io in enumerate(iou_parts):
-        G = io.shape[1]
-        groups.setdefault(1 << max(0, (G - 1).bit_length()), []).append(j)
-    g_idnz_all = None
+    if len(iou_parts) <= _ONE_GROUP_MAX:  # small batches (engine chunks): one group, padding is cheaper
+        groups[max(io.shape[1] for io in iou_parts)] = list(range(len(iou_parts)))
+    else:
+        for j, io in enumerate(iou_parts):
+            G = io.shape[1]
+            groups.setdefault(1 << max(0, (G - 1).bit_length()), []).append(j)
     for Gp, js in groups.items():
         nimg = len(js)
         gi = np.ones((nimg, A, Gp), bool)
@@ -675,4 +711,107 @@ def evaluate_coco(gt, results, iou_type: str = "segm", max_dets=MAX_DETS, fix_ma
     rec = evaluate_images(items, params)
     acc = accumulate(rec, g.cat_ids, params)
     stats = summarize(acc, params, fix_max_dets=fix_max_dets)
+    return (stats, acc, rec) if return_all else stats
+
+
+# ----------------------------------------------------------------------------- LVIS (federated)
+LVIS_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf")
+
+
+def lvis_image_detections(dets: list, gts: list, neg_category_ids=(), not_exhaustive_category_ids=(),
+                          max_dets: int = 300) -> list:
+    """LVIS' per-image preparation of detections (``LVISResults`` + ``LVISEval._prepare``).
+
+    Keeps the ``max_dets`` highest-scoring detections of the image (stable for ties), drops those whose
+    category is neither annotated in the image nor in ``neg_category_ids`` (federated: the image says
+    nothing about them), and flags those of ``not_exhaustive_category_ids`` with
+    ``"_ignore_unmatched"`` (unmatched ones are ignored, not false positives).
+    """
+    if max_dets >= 0 and len(dets) > max_dets:
+        dets = sorted(dets, key=lambda d: d["score"], reverse=True)[:max_dets]
+    allowed = {g["category_id"] for g in gts} | set(neg_category_ids or ())
+    nel = set(not_exhaustive_category_ids or ())
+    out = []
+    for d in dets:
+        c = d["category_id"]
+        if c not in allowed:
+            continue
+        out.append(dict(d, _ignore_unmatched=True) if c in nel else d)
+    return out
+
+
+def lvis_frequency_groups(categories: Sequence[dict]) -> list:
+    """Indices (into categories sorted by id) of the rare / common / frequent groups (``frequency``)."""
+    cats = sorted(categories, key=lambda c: c["id"])
+    return [[k for k, c in enumerate(cats) if c.get("frequency") == f] for f in ("r", "c", "f")]
+
+
+def summarize_lvis(acc: dict, params: COCOParams, freq_groups: Sequence) -> dict:
+    """``LVISEval.summarize``: AP, AP50, AP75, APs/m/l, APr/c/f and AR@max_dets (+ per area); -1 where
+    undefined. ``acc`` comes from :func:`accumulate` with one ``max_dets`` value."""
+    precision = acc["precision"][..., -1]          # (T, R, K, A)
+    recall = acc["recall"][..., -1]                # (T, K, A)
+    thrs = np.asarray(params.iou_thrs)
+
+    def _s(ap, iou_thr=None, area="all", fg=None):
+        aidx = [i for i, l in enumerate(params.area_lbl) if l == area]
+        if ap:
+            s = precision
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == thrs)[0]]
+            s = s[:, :, fg, aidx] if fg is not None else s[:, :, :, aidx]
+        else:
+            s = recall
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == thrs)[0]]
+            s = s[:, :, aidx]
+        return _mean_valid(s)
+
+    md = params.max_dets[-1]
+    out = {"AP": _s(1), "AP50": _s(1, .5), "AP75": _s(1, .75), "APs": _s(1, area="small"),
+           "APm": _s(1, area="medium"), "APl": _s(1, area="large"), "APr": _s(1, fg=list(freq_groups[0])),
+           "APc": _s(1, fg=list(freq_groups[1])), "APf": _s(1, fg=list(freq_groups[2])), f"AR@{md}": _s(0)}
+    for area in ("small", "medium", "large"):
+        out[f"AR{area[0]}@{md}"] = _s(0, area=area)
+    return out
+
+
+def evaluate_lvis(gt, results, iou_type: str = "segm", max_dets: int = 300, return_all: bool = False):
+    """LVIS federated evaluation, like ``lvis.LVISEval`` (lvis-api 0.5.3).
+
+    Parameters
+    ----------
+    gt : path, dict or :class:`segbench.io.coco.CocoGT`
+        LVIS annotations: images carry ``neg_category_ids`` and ``not_exhaustive_category_ids``,
+        categories a ``frequency`` (``r``/``c``/``f``).
+    results : path, list or :class:`segbench.io.coco.CocoResults`
+    iou_type : {'segm', 'bbox'}
+    max_dets : int
+        Detections kept per image (highest scores), 300 officially.
+
+    Returns
+    -------
+    dict of the 13 summary numbers (``-1`` where undefined); with ``return_all`` a tuple
+    ``(stats, acc, records)``.
+    """
+    from ...io.coco import CocoGT, CocoResults, load_results
+
+    g = gt if isinstance(gt, CocoGT) else CocoGT(gt)
+    r = results if isinstance(results, CocoResults) else load_results(results, g, iou_type)
+    md = int(max_dets) if max_dets and max_dets > 0 else 10 ** 9
+    params = COCOParams(iou_type=iou_type, max_dets=(md,), federated=True)
+    empty: list = []
+    items = []
+    for iid in g.image_ids:
+        gts = g.anns_by_image.get(iid, empty)
+        dets = r.by_image.get(iid, empty)
+        if not gts and not dets:
+            continue
+        im = g.images[iid]
+        items.append((iid, int(im["height"]), int(im["width"]), gts,
+                      lvis_image_detections(dets, gts, im.get("neg_category_ids", ()),
+                                            im.get("not_exhaustive_category_ids", ()), md)))
+    rec = evaluate_images(items, params)
+    acc = accumulate(rec, g.cat_ids, params)
+    stats = summarize_lvis(acc, params, lvis_frequency_groups(g.categories))
     return (stats, acc, rec) if return_all else stats

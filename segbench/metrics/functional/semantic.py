@@ -50,7 +50,7 @@ import numpy as np
 
 __all__ = [
     "confusion_matrix", "scores_from_confusion", "pair_histogram", "category_scores",
-    "instance_records", "instance_iou", "confusion_and_instances", "INSTANCE_MIN_ID",
+    "instance_records", "instance_iou", "confusion_and_instances", "fold_histogram", "INSTANCE_MIN_ID",
 ]
 
 #: cityscapesScripts only counts pixels whose instance id is ``> 1000`` as instances
@@ -212,26 +212,93 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
 
 
 def _finish_full(full: np.ndarray, C: int, ig: int, K: int, void_values=()):
-    """Split a ``(K, K)`` joint histogram into the ``(C, C)`` matrix and the void columns; raise on
-    values outside ``0..C-1`` that are neither ``ig`` nor a void value."""
+    """Identity-table :func:`fold_histogram` of a ``(K, K)`` histogram of train ids."""
+    return fold_histogram(full, C, ig, None, None, void_values)
+
+
+def fold_histogram(full: np.ndarray, num_classes: int, ignore_index: int = 255, gt_lut: np.ndarray | None = None,
+                   pred_lut: np.ndarray | None = None, void_values: Sequence[int] = ()):
+    """Fold a joint histogram of *stored* values into the train-id confusion matrix.
+
+    ``full[a, b]`` counts pixels whose stored GT value is ``a`` and stored prediction value is ``b``.
+    ``gt_lut[a]`` / ``pred_lut[b]`` give their train ids (``ignore_index`` = ignore / void, ``-1`` =
+    value not allowed); None = the values are train ids already. Because the mapping is applied to the
+    small histogram instead of every pixel, reading a native-id label map costs no per-pixel lookup.
+
+    Parameters
+    ----------
+    full : ndarray (R, K) int64
+    num_classes : int
+    ignore_index : int
+    gt_lut, pred_lut : ndarray of int, optional
+    void_values : sequence of int
+        Further void codes (see :func:`confusion_matrix`).
+
+    Returns
+    -------
+    cm : ndarray (C, C) int64
+    void : ndarray (C, 1 + len(void_values)) int64
+        Column 0: predictions equal to ``ignore_index``; then one column per void value.
+
+    Raises
+    ------
+    ValueError
+        Stored values that are not allowed (message lists the stored values and pixel counts).
+    """
+    C, ig = int(num_classes), int(ignore_index)
     vv = sorted({int(v) for v in void_values if int(v) != ig and not 0 <= int(v) < C})
+    R, K = full.shape
+    rt = np.arange(R, dtype=np.int64) if gt_lut is None else _pad_lut(gt_lut, R)
+    ct = np.arange(K, dtype=np.int64) if pred_lut is None else _pad_lut(pred_lut, K)
+    row_ok = ((rt >= 0) & (rt < C)) | (rt == ig)
+    col_ok = ((ct >= 0) & (ct < C)) | (ct == ig)
+    for v in vv:
+        col_ok |= ct == v
     rows = full.sum(1)
-    bad_rows = [i for i in np.flatnonzero(rows[C:]) + C if i != ig]
-    if bad_rows:
-        raise ValueError("gt has values outside 0..%d (ignore %d): %s" % (
-            C - 1, ig, ", ".join(f"{v} ({rows[v]} px)" for v in bad_rows[:10])))
-    sub = full[:C]
-    cols = sub.sum(0)
-    bad_cols = [j for j in np.flatnonzero(cols[C:]) + C if j != ig and j not in vv]
-    if bad_cols:
-        raise ValueError("pred has values outside 0..%d (ignore %d): %s" % (
-            C - 1, ig, ", ".join(f"{v} ({cols[v]} px)" for v in bad_cols[:10])))
-    cm = np.ascontiguousarray(sub[:, :C])
+    bad = np.flatnonzero((rows > 0) & ~row_ok)
+    if bad.size:
+        raise ValueError(_bad_msg("gt", bad, rows[bad], C, ig, gt_lut is not None))
+    cols = full.sum(0)
+    bad = np.flatnonzero((cols > 0) & ~col_ok)
+    if bad.size:
+        raise ValueError(_bad_msg("pred", bad, cols[bad], C, ig, pred_lut is not None))
+    if gt_lut is None and pred_lut is None and R >= C and K >= C:
+        cm = np.ascontiguousarray(full[:C, :C])
+        vcols = np.zeros((C, 1 + len(vv)), np.int64)
+        for i, v in enumerate([ig] + vv):
+            if 0 <= v < K:
+                vcols[:, i] = full[:C, v]
+        return cm, vcols
+    r, c = np.nonzero(full)
+    n = full[r, c]
+    tr, tc = rt[r], ct[c]
+    keep = (tr >= 0) & (tr < C)
+    tr, tc, n = tr[keep], tc[keep], n[keep]
+    cm = np.zeros((C, C), np.int64)
+    isc = (tc >= 0) & (tc < C)
+    np.add.at(cm, (tr[isc], tc[isc]), n[isc])
     vcols = np.zeros((C, 1 + len(vv)), np.int64)
     for i, v in enumerate([ig] + vv):
-        if 0 <= v < K:
-            vcols[:, i] = sub[:, v]
+        sel = tc == v
+        if sel.any():
+            np.add.at(vcols[:, i], tr[sel], n[sel])
     return cm, vcols
+
+
+def _pad_lut(lut, size: int) -> np.ndarray:
+    lut = np.asarray(lut, np.int64)
+    if lut.size >= size:
+        return lut[:size]
+    return np.concatenate([lut, np.full(size - lut.size, -1, np.int64)])
+
+
+def _bad_msg(what: str, vals, counts, C: int, ig: int, native: bool) -> str:
+    listed = ", ".join(f"{int(v)} ({int(c)} px)" for v, c in zip(vals[:10], counts[:10]))
+    if len(vals) > 10:
+        listed += f", +{len(vals) - 10} more"
+    if native:
+        return f"{what} has values outside the label table: {listed}"
+    return f"{what} has values outside 0..{C - 1} (ignore {ig}): {listed}"
 
 
 def _bad_values(what: str, vals: np.ndarray, C: int, ig: int) -> str:
@@ -471,45 +538,81 @@ def _instance_records_weighted(iv, pv, w, class_lut, class_category, ignore_inde
     return np.stack([inst_cls, size, tp, cat_tp], axis=1).astype(np.int64)
 
 
-def confusion_and_instances(gt: np.ndarray, pred: np.ndarray, instance_ids: np.ndarray, num_classes: int,
-                            ignore_index: int, class_lut: np.ndarray, class_category=None,
+def confusion_and_instances(gt: np.ndarray, pred: np.ndarray, instance_ids: np.ndarray | None, num_classes: int,
+                            ignore_index: int, class_lut: np.ndarray | None = None, class_category=None,
                             void_values: Sequence[int] = (), void_category: Mapping[int, int] | None = None,
-                            min_id: int = INSTANCE_MIN_ID):
+                            min_id: int = INSTANCE_MIN_ID, gt_lut: np.ndarray | None = None,
+                            pred_lut: np.ndarray | None = None):
     """:func:`confusion_matrix` (``return_void=True, split_void=True``) and :func:`instance_records` of
     one image in one pass: the runs over which GT, prediction and instance id are all constant are
     found once and both histograms are built from them (label maps are mostly long runs).
+
+    ``gt`` and ``pred`` may hold *stored* values (e.g. Cityscapes label ids) with ``gt_lut`` /
+    ``pred_lut`` mapping them to train ids (``-1`` = not allowed); the mapping is applied to the
+    histogram and to the runs, never per pixel (see :func:`fold_histogram`). Without
+    ``instance_ids`` (None) only the matrix is computed and ``records`` is None.
 
     Returns
     -------
     cm : ndarray (C, C) int64
     void : ndarray (C, 1 + len(void_values)) int64
-    records : ndarray (N, 4) int64
+    records : ndarray (N, 4) int64, or None
     """
     gt = np.asarray(gt)
     pred = np.asarray(pred)
-    inst = np.asarray(instance_ids)
+    inst = None if instance_ids is None else np.asarray(instance_ids)
     C = int(num_classes)
     ig = int(ignore_index)
-    fast = (gt.dtype == np.uint8 and pred.dtype == np.uint8 and C <= 256 and 0 <= ig < 256
-            and gt.shape == pred.shape == inst.shape and gt.size > 4096)
-    if fast:
+    if gt.shape != pred.shape:
+        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
+    if inst is not None and inst.shape != gt.shape:
+        raise ValueError(f"instance_ids and gt shapes differ: {inst.shape} vs {gt.shape}")
+    if 0 <= ig < C:
+        raise ValueError(f"ignore_index {ig} is also a class id (0..{C - 1}); use an ignore index >= C")
+    if gt.dtype == np.uint8 and pred.dtype == np.uint8 and C <= 256 and 0 <= ig < 256:
         key = gt.ravel().astype(np.uint16)
         key <<= 8
         key |= pred.ravel()
+        if inst is None:
+            full = _count(key, 65536).reshape(256, 256)
+            cm, void = fold_histogram(full, C, ig, gt_lut, pred_lut, void_values)
+            return cm, void, None
         ifl = inst.ravel()
         starts, lens = _runs(key, ifl)
-        if starts is not None:
-            full = np.bincount(key[starts], weights=lens, minlength=65536)
-            full = full.astype(np.int64).reshape(256, 256)
-            cm, void = _finish_full(full, C, ig, 256, void_values)
-            rec = _instance_records_weighted(ifl[starts], pred.ravel()[starts], lens, class_lut, class_category,
-                                             ig, min_id, void_category)
-            return cm, void, rec
+        if starts is None:
+            full = np.bincount(key, minlength=65536).astype(np.int64).reshape(256, 256)
+            iv, pv, w = ifl, pred.ravel(), None
+        else:
+            full = np.bincount(key[starts], weights=lens, minlength=65536).astype(np.int64).reshape(256, 256)
+            iv, pv, w = ifl[starts], pred.ravel()[starts], lens
+        cm, void = fold_histogram(full, C, ig, gt_lut, pred_lut, void_values)
+        if pred_lut is not None:
+            pv = _pad_lut(pred_lut, 256)[pv]
+        rec = _instance_records_weighted(iv, pv, w, class_lut, class_category, ig, min_id, void_category)
+        return cm, void, rec
+    # general path: map stored values to train ids per pixel, then the plain functions
+    if gt_lut is not None:
+        gt = _apply_checked(gt, gt_lut, "gt")
+    if pred_lut is not None:
+        pred = _apply_checked(pred, pred_lut, "pred")
     cm, void = confusion_matrix(gt, pred, C, ig, return_void=True, void_values=void_values, split_void=True)
-    if inst.shape != gt.shape:
-        raise ValueError(f"instance_ids and gt shapes differ: {inst.shape} vs {gt.shape}")
-    rec = instance_records(pred, inst, class_lut, class_category, ig, min_id, void_category)
+    rec = None
+    if inst is not None:
+        rec = instance_records(pred, inst, class_lut, class_category, ig, min_id, void_category)
     return cm, void, rec
+
+
+def _apply_checked(a: np.ndarray, lut, what: str) -> np.ndarray:
+    lut = np.asarray(lut, np.int64)
+    a = np.asarray(a)
+    inside = (a >= 0) & (a < lut.size)
+    out = np.full(a.shape, -1, np.int64)
+    out[inside] = lut[a[inside]]
+    bad = out < 0
+    if bad.any():
+        u, c = np.unique(a[bad], return_counts=True)
+        raise ValueError(_bad_msg(what, u, c, 0, 0, True))
+    return out
 
 
 def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,

@@ -1,0 +1,140 @@
+"""`segbench predict` → `segbench eval` end to end on fake twins, with real architectures and random weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import _model_fixtures as fx  # noqa: E402
+from segbench.cli import main  # noqa: E402
+from segbench.datasets import get_dataset_class  # noqa: E402
+
+pytestmark = pytest.mark.models
+
+
+def _run(argv, capsys=None):
+    code = main([str(a) for a in argv])
+    return code
+
+
+def _eval(preds, dataset, gt, out_json):
+    assert _run(["eval", preds, "--dataset", dataset, "--gt", gt, "--json", out_json]) == 0
+    return json.loads(open(out_json).read())
+
+
+def test_voc_torchvision_predict_then_eval(tmp_path):
+    tv_seg = pytest.importorskip("torchvision.models.segmentation")
+    root = get_dataset_class("voc2012").make_fake(tmp_path / "voc", num_samples=3, seed=1)
+    torch.manual_seed(0)
+    model = tv_seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21).eval()
+    torch.save(model.state_dict(), tmp_path / "lraspp.pth")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "tv-lraspp-mobilenetv3", "--weights", tmp_path / "lraspp.pth", "--dataset",
+                 "voc2012", "--gt", root, "--out", out, "--batch-size", "2", "--model-option", "resize_size=48"]) == 0
+    manifest = json.loads((out / "segbench-predict.json").read_text())
+    ds = get_dataset_class("voc2012")(root)
+    assert manifest["model"]["name"] == "tv-lraspp-mobilenetv3" and manifest["count"] == len(ds.sample_ids()) > 0
+    for sid in ds.sample_ids():
+        from PIL import Image
+        arr = np.array(Image.open(out / f"{sid}.png"))
+        assert arr.shape == ds.load(sid).target.shape and arr.max() <= 20
+    rec = _eval(out, "voc2012", root, tmp_path / "rec.json")
+    assert rec["model"]["name"] == "tv-lraspp-mobilenetv3"
+    assert rec["model"]["weights_sha256"] == manifest["model"]["weights_sha256"]
+    assert rec["model"]["settings"]["resize_size"] == 48
+    assert 0.0 <= rec["metrics"][next(iter(rec["metrics"]))]["values"]["mIoU"] <= 1.0
+
+
+def test_isbi_smp_binary_predict_then_eval(tmp_path):
+    smp = pytest.importorskip("segmentation_models_pytorch")
+    root = get_dataset_class("isbi-membrane").make_fake(tmp_path / "isbi", num_samples=2, size=64)
+    torch.manual_seed(0)
+    smp.Unet("resnet18", encoder_weights=None, classes=1, in_channels=1).save_pretrained(str(tmp_path / "unet"))
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "smp-unet", "--weights", tmp_path / "unet", "--dataset", "isbi-membrane",
+                 "--gt", root, "--out", out]) == 0
+    rec = _eval(out, "isbi-membrane", root, tmp_path / "rec.json")
+    assert rec["model"]["name"] == "smp-unet" and rec["model"]["library"] == "segmentation-models-pytorch"
+
+
+def test_coco_maskrcnn_results_json_then_eval(tmp_path):
+    det = pytest.importorskip("torchvision.models.detection")
+    root = get_dataset_class("coco").make_fake(tmp_path / "coco", num_samples=2, num_categories=3, size=(48, 64))
+    ls = get_dataset_class("coco")(root).label_space()
+    torch.manual_seed(0)
+    model = det.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=ls.num_classes + 1)
+    torch.save(model.state_dict(), tmp_path / "mrcnn.pth")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "tv-maskrcnn-resnet50-fpn", "--weights", tmp_path / "mrcnn.pth", "--dataset",
+                 "coco", "--gt", root, "--out", out, "--model-option", "min_size=48", "--model-option", "max_size=64",
+                 "--model-option", "box_score_thresh=0.0", "--model-option", "detections_per_img=5"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res and {d["category_id"] for d in res} <= {c.id for c in ls.eval_classes}
+    assert all(isinstance(d["segmentation"]["counts"], str) for d in res)
+    rec = _eval(out / "results.json", "coco", root, tmp_path / "rec.json")
+    assert rec["metrics"]
+    # the official 91-class COCO weights cannot be mapped onto these fake class names: refused with a reason
+    torch.save(det.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91).state_dict(),
+               tmp_path / "m91.pth")
+    assert _run(["predict", "--model", "tv-maskrcnn-resnet50-fpn", "--weights", tmp_path / "m91.pth", "--dataset",
+                 "coco", "--gt", root, "--out", tmp_path / "p91"]) == 2
+
+
+def test_coco_panoptic_mask2former_then_eval(tmp_path):
+    pytest.importorskip("transformers")
+    root = get_dataset_class("coco-panoptic").make_fake(tmp_path / "pan", num_samples=2, size=(48, 64))
+    ls = get_dataset_class("coco-panoptic")(root).label_space()
+    id2label = {i: c.name for i, c in enumerate(ls.eval_classes)}
+    torch.manual_seed(0)
+    model, proc = fx.tiny_mask2former(id2label)
+    fx.hf_save(model, proc, tmp_path / "m2f")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "hf-mask2former-panoptic", "--weights", tmp_path / "m2f", "--dataset",
+                 "coco-panoptic", "--gt", root, "--out", out, "--model-option", "threshold=0.0",
+                 "--model-option", "mask_threshold=0.0", "--model-option", "overlap_mask_area_threshold=0.0"]) == 0
+    pj = json.loads((out / "panoptic.json").read_text())
+    assert len(pj["annotations"]) == 2 and (out / "panoptic" / pj["annotations"][0]["file_name"]).is_file()
+    rec = _eval(out / "panoptic.json", "coco-panoptic", root, tmp_path / "rec.json")
+    vals = next(iter(rec["metrics"].values()))["values"]
+    assert 0.0 <= vals["PQ"] <= 1.0
+
+
+def test_predict_refuses_mismatched_label_space(tmp_path, capsys):
+    tv_seg = pytest.importorskip("torchvision.models.segmentation")
+    root = get_dataset_class("isbi-membrane").make_fake(tmp_path / "isbi", num_samples=1, size=32)
+    torch.save(tv_seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21).state_dict(),
+               tmp_path / "voc.pth")
+    code = _run(["predict", "--model", "tv-lraspp-mobilenetv3", "--weights", tmp_path / "voc.pth", "--dataset",
+                 "isbi-membrane", "--gt", root, "--out", tmp_path / "o"])
+    assert code == 2
+    assert "cannot predict" in capsys.readouterr().err
+
+
+def test_davis_sam_propagation_palette_pngs_then_eval(tmp_path):
+    pytest.importorskip("transformers")
+    from PIL import Image
+    root = get_dataset_class("davis2017").make_fake(tmp_path / "davis", num_samples=2, frames=4, height=40, width=56)
+    torch.manual_seed(0)
+    model, proc = fx.tiny_sam()
+    fx.hf_save(model, proc, tmp_path / "sam")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "hf-sam-propagate", "--weights", tmp_path / "sam", "--dataset", "davis2017",
+                 "--gt", root, "--out", out]) == 0
+    ds = get_dataset_class("davis2017")(root)
+    for seq in ds.sample_ids():
+        s = ds.load(seq)
+        pngs = sorted((out / seq).glob("*.png"))
+        assert [p.stem for p in pngs] == list(s.target.frames)
+        im = Image.open(pngs[0])
+        assert im.mode == "P"
+        first = np.asarray(s.target.masks[0])
+        assert np.array_equal(np.array(im), np.where(first == 255, 0, first))  # the given first frame
+        ids = set(np.unique(np.array(Image.open(pngs[-1]))).tolist())
+        assert ids <= set(np.unique(first).tolist()) | {0}
+    rec = _eval(out, "davis2017", root, tmp_path / "rec.json")
+    vals = next(iter(rec["metrics"].values()))["values"]
+    assert 0.0 <= vals["J&F"] <= 1.0
