@@ -10,7 +10,7 @@ Usage::
 
     python benchmarks/instance.py [--images 500] [--iou-type segm|bbox] [--repeat 1] [--memory]
 
-``--memory`` also runs each evaluator in a fresh subprocess and reports its peak RSS.
+``--memory`` also runs each evaluator in a fresh subprocess and reports its peak RSS (VmHWM, Linux).
 ``segbench (engine)`` is the full ``segbench eval`` path (adapter + engine, 1 worker) minus printing.
 """
 
@@ -77,9 +77,10 @@ RUNNERS = {"pycocotools": run_pycocotools, "faster-coco-eval": run_faster, "segb
 
 
 def _peak_rss(name, gt, res, iou_type) -> float:
-    code = (f"import sys, resource; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
+    # VmHWM (peak RSS of this process image; ru_maxrss would include the forking parent's RSS)
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
             f"import instance as b; b.RUNNERS[{name!r}]({gt!r}, {res!r}, {iou_type!r});"
-            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            f"print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0
 
@@ -136,10 +137,13 @@ def main(argv=None) -> int:
             same = d <= 1e-12
             ok &= same or name == "faster-coco-eval"
             print(f"max |stats - pycocotools| {name:<20} {d:.3g}{'' if same else '  (DIFFERENT)'}")
-    print("stats:", " ".join(f"{v:.4f}" for v in stats.get("segbench", next(iter(stats.values())))))
+    if stats:
+        print("stats:", " ".join(f"{v:.4f}" for v in stats.get("segbench", next(iter(stats.values())))))
     if args.memory:
         for name in times:
             print(f"peak RSS {name:<20} {_peak_rss(name, gp, rp, args.iou_type):8.1f} MB")
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -18,6 +18,21 @@ except ImportError:  # pragma: no cover - the model tests skip without torch
     pass
 
 
+class NetworkUsed(AssertionError):
+    pass
+
+
+def forbid_network(monkeypatch):
+    """Make every socket connection attempt fail loudly (the wrappers must never touch the network)."""
+    import socket
+
+    def refuse(*a, **k):
+        raise NetworkUsed(f"network access attempted: {a[1:] if len(a) > 1 else a}")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 class FakeDataset:
     """The smallest object ``ModelWrapper.bind`` needs: a label space (and a spec name)."""
 

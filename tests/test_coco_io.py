@@ -91,7 +91,7 @@ def test_load_results_normalises_like_loadres():
     assert d1["area"] == 16
     res = load_results([{"image_id": 7, "category_id": 1, "score": 0.5, "area": 5,
                          "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}], gt(), "segm")
-    assert "area" not in res.by_image[7][0]  # mask area computed at evaluation (loadRes' second branch)
+    assert res.by_image[7][0]["area"] is None  # mask area computed at evaluation (loadRes' second branch)
 
 
 def test_bad_gt_files(tmp_path):

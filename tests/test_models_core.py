@@ -358,3 +358,23 @@ def test_model_map_is_consistent_with_the_registry():
     unwrapped = [r for r in rows if not r["segbench_models"]]
     assert {"SegNet", "ENet", "ICNet", "BiSeNet", "HRNet-OCR"} <= {r["surveyed_model"] for r in unwrapped}
     assert all(r["what_is_needed"] for r in unwrapped)
+
+
+def test_no_network_while_loading_and_predicting(tmp_path, monkeypatch):
+    import _model_fixtures as fx
+    import segmentation_models_pytorch as smp
+    import torchvision.models.segmentation as seg
+    from segbench.models import get_model
+    from segbench.types import Sample
+    torch.manual_seed(0)
+    model, proc = fx.tiny_segformer({0: "a", 1: "b"})
+    fx.hf_save(model, proc, tmp_path / "hf")
+    smp.Unet("resnet18", encoder_weights=None, classes=2).save_pretrained(str(tmp_path / "smp"))
+    torch.save(seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=2).state_dict(),
+               tmp_path / "tv.pth")
+    fx.forbid_network(monkeypatch)
+    ds = fx.FakeDataset(LabelSpace.from_names(["a", "b"]))
+    for name, w in (("hf-segformer", tmp_path / "hf"), ("smp-unet", tmp_path / "smp"),
+                    ("tv-lraspp-mobilenetv3", tmp_path / "tv.pth")):
+        m = get_model(name).load(w).bind(ds)
+        assert m.predict(Sample("a", fx.rand_image(32, 32), None)).mask.shape == (32, 32)

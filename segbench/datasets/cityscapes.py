@@ -61,7 +61,7 @@ import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
 from ..io.labels import NativeSemanticMask, read_label, read_label_lazy, write_color_label, write_label
-from ..types import ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
+from ..types import ClassSpec, LabelSpace, Sample
 from .base import DatasetAdapter, DatasetSpec, ManifestFile
 from .styles import FolderPredictions, LabelFileReader
 

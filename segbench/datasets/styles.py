@@ -51,8 +51,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..io.labels import read_label, read_label_lazy, read_soft, write_label
-from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
+from ..io.labels import read_label_lazy, read_soft, write_label
+from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, PredictionSource
 
 __all__ = ["CityscapesStyle", "FolderPredictions", "LabelFileReader", "load_label_table", "index_label_files"]

@@ -9,8 +9,8 @@ Results are normalised the way ``pycocotools.coco.COCO.loadRes`` does it, so eva
 
 * when the *first* result has a non-empty ``bbox``, every detection's ``area`` is ``w * h`` of its box
   (also for ``segm`` evaluation) and a detection without ``segmentation`` gets the box as a polygon;
-* otherwise ``area`` is the mask area (computed later, with :func:`pycocotools.mask.area`) and ``bbox``
-  the mask's bounding box;
+* otherwise ``area`` is the mask area (set to ``None`` here and computed at evaluation with
+  :func:`pycocotools.mask.area`) and ``bbox`` the mask's bounding box;
 * ``iscrowd`` is 0 for every detection.
 
 Examples
@@ -332,7 +332,7 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
                 x1, y1, x2, y2 = box[0], box[1], box[0] + box[2], box[1] + box[3]
                 d["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
         else:
-            d.pop("area", None)
+            d["area"] = None  # computed from the mask at evaluation
         d["iscrowd"] = 0
         n += 1
         lst = by_image.get(iid)

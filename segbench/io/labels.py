@@ -28,8 +28,7 @@ from __future__ import annotations
 import os
 import warnings
 import zlib
-from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError

@@ -318,7 +318,7 @@ def write_two_channel_png(path, two: np.ndarray) -> None:
 
 
 def two_channel_to_ids(category: np.ndarray, instance: np.ndarray, categories: Mapping[int, Mapping],
-                       void_categories: Iterable[int] = (0, 255), offset: int = OFFSET_2CH
+                       void_categories: Iterable[int] = (0,), offset: int = OFFSET_2CH
                        ) -> tuple[np.ndarray, list]:
     """2-channel (category, instance) maps → (segment-id map, segments_info).
 

@@ -8,12 +8,12 @@ with categories in the label space it computes the category-level IoU (and iIoU)
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import BadInputError
-from ..types import LabelSpace, SemanticPrediction, SoftPrediction
+from ..types import LabelSpace, SoftPrediction
 from .base import Metric, MetricResult
 from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_and_instances, instance_iou,
                                   scores_from_confusion)

@@ -97,12 +97,15 @@ def load_hf_model(model_class: str, path, model_types: Sequence[str], what: str)
     if getattr(config, "model_type", None) not in model_types:
         raise UsageError(f"--weights holds a {config.model_type!r} model, but {what} needs "
                          f"{' or '.join(repr(t) for t in model_types)}; pick the matching --model")
+    for cfg in (config, getattr(config, "backbone_config", None)):  # never fetch pretrained backbones
+        if cfg is not None and getattr(cfg, "use_pretrained_backbone", False):
+            cfg.use_pretrained_backbone = False
     cls = getattr(tr, model_class)
     verbosity = tr.utils.logging.get_verbosity()
     tr.utils.logging.set_verbosity_error()  # the problems are raised below as one line, not logged as a report
     try:
         # mismatched shapes are reported in ``info`` (and refused below) instead of a multi-line error
-        model, info = cls.from_pretrained(str(p), local_files_only=True, output_loading_info=True,
+        model, info = cls.from_pretrained(str(p), config=config, local_files_only=True, output_loading_info=True,
                                           ignore_mismatched_sizes=True)
     except (RuntimeError, ValueError, OSError) as e:
         msg = _first_line(e)

@@ -261,9 +261,11 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
     ----------
     items : sequence of ``(image_id, height, width, gts, dets)``
         ``gts``: COCO annotation dicts of the evaluated categories (``category_id``, ``segmentation``
-        / ``bbox``, ``area``, ``iscrowd``, ``id``); ``dets``: detection dicts normalised by
-        :func:`segbench.io.coco.load_results` (``area`` present when it comes from the box, otherwise
-        the mask area is used). Each image appears once.
+        / ``bbox``, ``area``, ``iscrowd``, ``id``); ``dets``: detection dicts (``category_id``,
+        ``score``, ``segmentation`` and/or ``bbox``) as normalised by
+        :func:`segbench.io.coco.load_results` (``area`` a number, or ``None`` for the mask area) or as a
+        model writes them (no ``area``: the box area when there is a box, as ``COCO.loadRes``, else the
+        mask area). Each image appears once.
     params : COCOParams
     cat_ids : sequence of int, optional
         Evaluated categories; annotations and detections of others are dropped (as pycocotools).
@@ -350,7 +352,11 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
     k_cat = d_cat[order]
     k_score = d_score[order]
     k_dets = [dets_all[j] for j in order]
-    k_area = np.fromiter((d.get("area", np.nan) for d in k_dets), np.float64, D)
+    # area: given (box area set by load_results), None (mask area), or absent: the box area when the
+    # detection has a box (what COCO.loadRes does with box-carrying results, e.g. a model's), else the mask's
+    nan = np.nan
+    k_area = np.fromiter(((d["area"] if d["area"] is not None else nan) if "area" in d else
+                          (d["bbox"][2] * d["bbox"][3] if d.get("bbox") else nan) for d in k_dets), np.float64, D)
     need = np.flatnonzero(np.isnan(k_area)) if D else np.zeros(0, np.int64)
     if need.size:  # mask areas (and boxes for bbox evaluation), like COCO.loadRes
         rles = [_to_rle(k_dets[i]["segmentation"], int(hs[k_img[i]]), int(ws[k_img[i]])) for i in need]
