@@ -147,6 +147,12 @@ def test_parity_with_void_and_caravan_predictions(tmp_path):
         assert _close(res.values[k], ref[rk]), k
     for cat, v in res.artifacts["categories"].items():
         assert _close(v["iIoU"], ref["categoryInstScores"][cat]), cat
+    # the fix behind a named option: caravan / trailer predictions are plain void in the category iIoU
+    rec2, out2 = _eval(root, tmp_path / "pred", strict_category_iiou=True)
+    res2 = out2.results["miou@1"]
+    assert res2.values["mIoU"] == res.values["mIoU"] and res2.values["iIoU"] == res.values["iIoU"]
+    assert res2.artifacts["categories"]["vehicle"]["iIoU"] < res.artifacts["categories"]["vehicle"]["iIoU"]
+    assert res2.artifacts["categories"]["human"]["iIoU"] == res.artifacts["categories"]["human"]["iIoU"]
 
 
 def test_trainid_and_color_encodings_give_same_numbers(cs, tmp_path):

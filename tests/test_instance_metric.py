@@ -219,3 +219,37 @@ def test_label_space_subset_matches_pycocotools_catids(fake):
         E.summarize()
     assert np.max(np.abs(got - E.stats)) <= 1e-12
     assert set(m.compute().per_class) <= {"c%d" % c for c in cats}
+
+
+def test_model_style_predictions_use_loadres_area_rule(fake):
+    """Detections straight from a model (bbox + RLE, no 'area') score like the same list written as a
+    results JSON: box areas, as COCO.loadRes does for box-carrying results."""
+    from segbench.types import InstancePrediction
+    res = json.loads((fake / "results.json").read_text())
+    by_img: dict = {}
+    for d in res:
+        by_img.setdefault(d["image_id"], []).append(d)
+    ds = CocoStyle(fake / "instances.json")
+    m = ds.build_metrics(None)[0]
+    for sid in ds.sample_ids():
+        s = ds.load(sid)
+        m.update(InstancePrediction(by_img.get(s.target.image_id, []), s.target.image_id), s)
+    got = _values(m.compute())
+    ref = _pyc(fake / "instances.json", fake / "results.json", "segm")
+    assert np.max(np.abs(got - ref)) <= 1e-12
+
+
+def test_per_sample_counts(fake):
+    ds = CocoStyle(fake / "instances.json", iou_type="bbox")
+    preds = ds.predictions(fake / "results.json")
+    m = _run(ds, preds, ds.build_metrics(None)[0], ds.sample_ids())
+    res = m.compute()
+    assert set(res.per_sample) == set(ds.sample_ids())
+    # recall at IoU .5 over all images equals sum TP / sum GT; pycocotools' recall array agrees
+    tp = sum(v["TP50"] for v in res.per_sample.values())
+    ng = sum(v["num_gt"] for v in res.per_sample.values())
+    assert all(v["FN50"] >= 0 and v["TP50"] <= v["num_gt"] for v in res.per_sample.values())
+    from segbench.metrics.functional.coco import accumulate
+    acc = accumulate(m.records(), m._cat_ids(m.records()), m.params)
+    tp_k = (acc["recall"][0, :, 0, -1] * acc["npig"][:, 0]).round()
+    assert tp == int(tp_k[acc["npig"][:, 0] > 0].sum()) and ng == int(acc["npig"][:, 0].sum())

@@ -138,3 +138,34 @@ def test_davis_sam_propagation_palette_pngs_then_eval(tmp_path):
     rec = _eval(out, "davis2017", root, tmp_path / "rec.json")
     vals = next(iter(rec["metrics"].values()))["values"]
     assert 0.0 <= vals["J&F"] <= 1.0
+
+
+CITYSCAPES_HF_ID2LABEL = {0: "road", 1: "sidewalk", 2: "building", 3: "wall", 4: "fence", 5: "pole",
+                          6: "traffic light", 7: "traffic sign", 8: "vegetation", 9: "terrain", 10: "sky",
+                          11: "person", 12: "rider", 13: "car", 14: "truck", 15: "bus", 16: "train",
+                          17: "motorcycle", 18: "bicycle"}  # nvidia/segformer-*-finetuned-cityscapes config
+
+
+def test_cityscapes_segformer_slide_then_eval(tmp_path):
+    pytest.importorskip("transformers")
+    from PIL import Image
+    root = get_dataset_class("cityscapes").make_fake(tmp_path / "cs", num_samples=2, size=(32, 64))
+    torch.manual_seed(0)
+    model, proc = fx.tiny_segformer(CITYSCAPES_HF_ID2LABEL)
+    fx.hf_save(model, proc, tmp_path / "segformer")
+    out = tmp_path / "pred"
+    # mmseg's Cityscapes protocol scaled down: keep-ratio resize to fit 128x64, 32x32 windows, stride 24
+    assert _run(["predict", "--model", "hf-segformer", "--weights", tmp_path / "segformer", "--dataset", "cityscapes",
+                 "--gt", root, "--out", out, "--slide", "32,24", "--model-option", "resize=128x64"]) == 0
+    ds = get_dataset_class("cityscapes")(root)
+    native = {c.id for c in ds.label_space().eval_classes}
+    for sid in ds.sample_ids():
+        arr = np.array(Image.open(out / f"{sid}.png"))
+        assert arr.shape == (32, 64) and set(np.unique(arr).tolist()) <= native  # labelIds, not train ids
+    rec = _eval(out, "cityscapes", root, tmp_path / "rec.json")
+    assert 0.0 <= next(iter(rec["metrics"].values()))["values"]["mIoU"] <= 1.0
+    # the predict settings are recorded beside the predictions (the RunRecord takes them from there when
+    # the dataset's prediction source reads segbench-predict.json)
+    man = json.loads((out / "segbench-predict.json").read_text())["model"]
+    assert man["name"] == "hf-segformer" and man["settings"]["slide"] == [[32, 32], [24, 24]]
+    assert man["settings"]["preprocess"]["resize"] == "128x64" and man["library"] == "transformers"

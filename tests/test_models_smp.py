@@ -91,3 +91,11 @@ def test_slide_and_flip_run(tmp_path):
     smp.FPN("resnet18", encoder_weights=None, classes=3).save_pretrained(str(tmp_path / "f"))
     w = get_model("smp-fpn", slide="64,32", flip=True, scales=[1.0, 1.25]).load(tmp_path / "f").bind(FakeDataset(DS3))
     assert w.predict(Sample("a", rand_image(70, 100), None)).mask.shape == (70, 100)
+
+
+def test_too_small_image_gives_one_line_error(tmp_path):
+    torch.manual_seed(0)
+    smp.PAN("resnet18", encoder_weights=None, classes=3).save_pretrained(str(tmp_path / "pan"))
+    w = get_model("smp-pan").load(tmp_path / "pan").bind(FakeDataset(DS3))
+    with pytest.raises(BadInputError, match=r"failed on the 40x30 image of sample 'tiny'"):
+        w.predict(Sample("tiny", rand_image(30, 40), None))

@@ -32,7 +32,7 @@ cityscapesScripts' *category* iIoU counts a pixel of a vehicle instance predicte
 a prediction is void. segbench matches this: in ``labelid`` (and ``color``) encoding, ignored label ids
 of an evaluated category are read as void codes ``254 - k`` that the metric scores as void but keeps
 in category ``k`` for the category iIoU (metric option ``void_categories``). ``trainid`` predictions
-cannot express these ids.
+cannot express these ids. The adapter option ``strict_category_iiou=True`` turns the quirk off.
 
 References
 ----------
@@ -163,6 +163,10 @@ class Cityscapes(DatasetAdapter):
     resize : {None, 'nearest'}
     instances : bool, default True
         Read ``*_instanceIds.png`` (when present) for iIoU.
+    strict_category_iiou : bool, default False
+        The fix for cityscapesScripts' category-iIoU quirk (see the module docstring): predictions of
+        ignored label ids are plain void everywhere, also in the category iIoU. Default: match the
+        reference.
     """
 
     spec: ClassVar[DatasetSpec] = DatasetSpec(
@@ -219,7 +223,8 @@ class Cityscapes(DatasetAdapter):
         if metric_name in ("miou",):
             ls = self.label_space()
             cats = ls.categories()
-            opts = {"void_categories": {str(254 - k): c for k, c in enumerate(cats)}}
+            opts = {} if self.options.get("strict_category_iiou") else \
+                {"void_categories": {str(254 - k): c for k, c in enumerate(cats)}}
             if self.options.get("instances", True):
                 opts["instance_avg_size"] = dict(AVG_CLASS_SIZE)
             return opts
@@ -296,8 +301,9 @@ class Cityscapes(DatasetAdapter):
         resize = opts.get("resize")
         if enc == "labelid":
             lut = ls.id_to_train_lut(256)
-            for lid, code in void_category_codes(ls).items():
-                lut[lid] = code
+            if not opts.get("strict_category_iiou"):
+                for lid, code in void_category_codes(ls).items():
+                    lut[lid] = code
             lut[255] = 255
             allowed = [c.id for c in ls.classes if c.id >= 0] + [255]
             colors = None
@@ -311,7 +317,7 @@ class Cityscapes(DatasetAdapter):
             colors = {}
             for c in ls.eval_classes:
                 colors.setdefault(tuple(c.color), c.train_id)
-            codes = void_category_codes(ls)
+            codes = {} if opts.get("strict_category_iiou") else void_category_codes(ls)
             for c in ls.classes:
                 colors.setdefault(tuple(c.color), codes.get(c.id, 255))
 

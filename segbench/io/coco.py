@@ -111,7 +111,13 @@ def check_segmentation(seg, h: int, w: int, where: str, path=None) -> None:
             raise BadInputError(f"{where}: expected a polygon list [[x1, y1, x2, y2, ...], ...], found an empty "
                                 f"list; drop the object or give its mask as RLE", path=path)
         for poly in seg:
-            if not isinstance(poly, list) or len(poly) < 4 or len(poly) % 2 or not all(_num(v) for v in poly):
+            ok = isinstance(poly, list) and len(poly) >= 4 and not len(poly) % 2
+            if ok:
+                try:  # fast check that every coordinate is a number (str / None / lists raise)
+                    ok = isinstance(sum(poly), (int, float))
+                except TypeError:
+                    ok = False
+            if not ok:
                 raise BadInputError(f"{where}: expected each polygon as a flat list of an even number of x, y "
                                     f"coordinates (at least 2 points), found {str(poly)[:60]}", path=path)
         return

@@ -57,9 +57,10 @@ class COCOAP(Metric):
 
     ``values``: ``AP AP50 AP75 APs APm APl AR1 AR10 AR100 ARs ARm ARl`` (fractions; NaN where
     pycocotools prints -1, i.e. no ground truth in that setting). ``per_class``: ``AP AP50 AP75 APs
-    APm APl AR`` per category (at the last ``maxDets``) and ``num_gt``. ``artifacts``: precision at
-    the 101 recall points per class at IoU 0.50 and 0.75 and their class means (area all, last
-    ``maxDets``), rounded to 4 decimals.
+    APm APl AR`` per category (at the last ``maxDets``) and ``num_gt``. ``per_sample``: per image
+    ``TP50 FP50 FN50 num_gt`` (IoU 0.50, area all). ``artifacts``: precision at the 101 recall points
+    per class at IoU 0.50 and 0.75 and their class means (area all, last ``maxDets``), rounded to 4
+    decimals.
 
     Parameters
     ----------
@@ -197,7 +198,20 @@ class COCOAP(Metric):
             "iou50": curves50, "iou75": curves75,
             "mean_iou50": _mean_curve(i50), "mean_iou75": _mean_curve(i75), "mean": mean_all},
             "num_images": len(rec.image_ids), "num_detections": rec.num_detections}
-        return MetricResult(values=values, per_class=per_class, artifacts=artifacts)
+        return MetricResult(values=values, per_class=per_class, per_sample=self._per_sample(rec, i50),
+                            artifacts=artifacts)
+
+    def _per_sample(self, rec: Records, i50) -> dict | None:
+        """Per image at IoU 0.50 (area all, all kept detections): TP, FP, FN and the GT count."""
+        if not i50.size or not rec.image_ids:
+            return None
+        n = len(rec.image_ids)
+        code = rec.det_code[:, 0, int(i50[0])]
+        tp = np.bincount(rec.det_img, weights=(code == 1), minlength=n).astype(np.int64)
+        fp = np.bincount(rec.det_img, weights=(code == 0), minlength=n).astype(np.int64)
+        ng = np.bincount(rec.gt_img, weights=rec.gt_npig[:, 0], minlength=n).astype(np.int64)
+        return {str(iid): {"TP50": int(tp[i]), "FP50": int(fp[i]), "FN50": int(ng[i] - tp[i]), "num_gt": int(ng[i])}
+                for i, iid in enumerate(rec.image_ids)}
 
     def _names(self, cats) -> list:
         if self.label_space is None:

@@ -295,7 +295,7 @@ class SegFormer(HFSemantic):
     reference = {"library": "transformers", "function": "transformers.SegformerForSemanticSegmentation",
                  "paper": "Xie et al., SegFormer: Simple and Efficient Design for Semantic Segmentation with "
                           "Transformers, NeurIPS 2021",
-                 "weights": "huggingface.co/nvidia/segformer-b{0..5}-finetuned-{ade-512-512,cityscapes-1024-1024}"}
+                 "published_weights": "huggingface.co/nvidia/segformer-b{0..5}-finetuned-{ade-512-512,cityscapes-1024-1024}"}
 
 
 class UperNet(HFSemantic):
@@ -307,7 +307,7 @@ class UperNet(HFSemantic):
     model_types = ("upernet",)
     reference = {"library": "transformers", "function": "transformers.UperNetForSemanticSegmentation",
                  "paper": "Xiao et al., Unified Perceptual Parsing for Scene Understanding, ECCV 2018",
-                 "weights": "huggingface.co/openmmlab/upernet-{convnext,swin}-{tiny,small,base,large}"}
+                 "published_weights": "huggingface.co/openmmlab/upernet-{convnext,swin}-{tiny,small,base,large}"}
 
 
 class DPT(HFSemantic):
@@ -319,7 +319,7 @@ class DPT(HFSemantic):
     model_types = ("dpt",)
     reference = {"library": "transformers", "function": "transformers.DPTForSemanticSegmentation",
                  "paper": "Ranftl, Bochkovskiy, Koltun, Vision Transformers for Dense Prediction, ICCV 2021",
-                 "weights": "huggingface.co/Intel/dpt-large-ade"}
+                 "published_weights": "huggingface.co/Intel/dpt-large-ade"}
 
     def base_size(self, h, w):
         p = self.processor
@@ -360,7 +360,7 @@ class Mask2FormerSemantic(_MaskFormerMixin, HFSemantic):
     reference = {"library": "transformers", "function": "transformers.Mask2FormerForUniversalSegmentation + "
                  "Mask2FormerImageProcessor.post_process_semantic_segmentation",
                  "paper": "Cheng et al., Masked-attention Mask Transformer for Universal Image Segmentation, CVPR 2022",
-                 "weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-{ade,cityscapes}-semantic"}
+                 "published_weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-{ade,cityscapes}-semantic"}
 
     def forward_logits(self, x):
         return self.universal_scores(self.module(pixel_values=x), x.shape[-2:])
@@ -387,7 +387,7 @@ class MaskFormerSemantic(Mask2FormerSemantic):
                  "MaskFormerImageProcessor.post_process_semantic_segmentation",
                  "paper": "Cheng, Schwing, Kirillov, Per-Pixel Classification is Not All You Need for Semantic "
                           "Segmentation, NeurIPS 2021",
-                 "weights": "huggingface.co/facebook/maskformer-swin-{tiny,small,base,large}-{ade,coco}"}
+                 "published_weights": "huggingface.co/facebook/maskformer-swin-{tiny,small,base,large}-{ade,coco}"}
 
 
 class _UniversalNonSemantic(_MaskFormerMixin, HFWrapper):
@@ -413,7 +413,7 @@ class Mask2FormerInstance(_UniversalNonSemantic):
     reference = {"library": "transformers", "function": "transformers.Mask2FormerForUniversalSegmentation + "
                  "Mask2FormerImageProcessor.post_process_instance_segmentation",
                  "paper": "Cheng et al., Masked-attention Mask Transformer for Universal Image Segmentation, CVPR 2022",
-                 "weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-coco-instance"}
+                 "published_weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-coco-instance"}
 
     def __init__(self, threshold: float = 0.0, **kw: Any):
         super().__init__(**kw)
@@ -446,7 +446,7 @@ class MaskFormerInstance(Mask2FormerInstance):
     reference = {"library": "transformers", "function": "transformers.MaskFormerForInstanceSegmentation + "
                  "MaskFormerImageProcessor.post_process_instance_segmentation",
                  "paper": "Cheng, Schwing, Kirillov, Per-Pixel Classification is Not All You Need for Semantic "
-                          "Segmentation, NeurIPS 2021", "weights": "huggingface.co/facebook/maskformer-swin-*-coco"}
+                          "Segmentation, NeurIPS 2021", "published_weights": "huggingface.co/facebook/maskformer-swin-*-coco"}
 
 
 class Mask2FormerPanoptic(_UniversalNonSemantic):
@@ -459,7 +459,7 @@ class Mask2FormerPanoptic(_UniversalNonSemantic):
     reference = {"library": "transformers", "function": "transformers.Mask2FormerForUniversalSegmentation + "
                  "Mask2FormerImageProcessor.post_process_panoptic_segmentation",
                  "paper": "Cheng et al., Masked-attention Mask Transformer for Universal Image Segmentation, CVPR 2022",
-                 "weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-coco-panoptic"}
+                 "published_weights": "huggingface.co/facebook/mask2former-swin-{tiny,small,base,large}-coco-panoptic"}
 
     def __init__(self, threshold: float = 0.8, mask_threshold: float = 0.5, overlap_mask_area_threshold: float = 0.8,
                  **kw: Any):
@@ -518,4 +518,4 @@ class MaskFormerPanoptic(Mask2FormerPanoptic):
     reference = {"library": "transformers", "function": "transformers.MaskFormerForInstanceSegmentation + "
                  "MaskFormerImageProcessor.post_process_panoptic_segmentation",
                  "paper": "Cheng, Schwing, Kirillov, Per-Pixel Classification is Not All You Need for Semantic "
-                          "Segmentation, NeurIPS 2021", "weights": "huggingface.co/facebook/maskformer-swin-*-coco"}
+                          "Segmentation, NeurIPS 2021", "published_weights": "huggingface.co/facebook/maskformer-swin-*-coco"}

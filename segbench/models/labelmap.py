@@ -42,7 +42,6 @@ _SPELLING = {
     "tvmonitor": "tv monitor",
     "trafficlight": "traffic light",
     "trafficsign": "traffic sign",
-    "windowpane": "windowpane",
 }
 
 

@@ -97,7 +97,7 @@ class _SAM(HFWrapper):
     prompt = "box"
     reference = {"library": "transformers", "function": "transformers.SamModel + SamProcessor.post_process_masks",
                  "paper": "Kirillov et al., Segment Anything, ICCV 2023",
-                 "weights": "huggingface.co/facebook/sam-vit-{base,large,huge}"}
+                 "published_weights": "huggingface.co/facebook/sam-vit-{base,large,huge}"}
 
     def __init__(self, max_prompts: int = 64, **kw: Any):
         super().__init__(**kw)
@@ -211,7 +211,7 @@ class CLIPSeg(HFWrapper):
     model_types = ("clipseg",)
     reference = {"library": "transformers", "function": "transformers.CLIPSegForImageSegmentation",
                  "paper": "Lueddecke & Ecker, Image Segmentation Using Text and Image Prompts, CVPR 2022",
-                 "weights": "huggingface.co/CIDAS/clipseg-rd64-refined"}
+                 "published_weights": "huggingface.co/CIDAS/clipseg-rd64-refined"}
 
     def __init__(self, threshold: float = 0.5, bg_threshold: float = 0.5, prompt_template: str = "{}", **kw: Any):
         super().__init__(**kw)

@@ -159,7 +159,7 @@ def _smp(clsname: str, name: str, arch: str, paper: str) -> type:
     return type(clsname, (SMPWrapper,), {
         "__module__": __name__, "name": name, "arch": arch,
         "reference": {"library": "segmentation-models-pytorch", "function": f"segmentation_models_pytorch.{arch}",
-                      "paper": paper, "weights": "user checkpoint (smp save_pretrained folder or state dict)"},
+                      "paper": paper, "published_weights": "user checkpoint (smp save_pretrained folder or state dict)"},
         "__doc__": f"smp {arch} (``segmentation_models_pytorch.{arch}``). {paper}."})
 
 

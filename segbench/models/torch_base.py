@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import BadInputError, UsageError
 from ..types import Sample, SemanticPrediction
 from . import inference as inf
 from ._lazy import require
@@ -220,9 +220,16 @@ class SemanticTorchWrapper(TorchWrapper):
         for i, t in enumerate(imgs):
             groups.setdefault(tuple(t.shape[-2:]), []).append(i)
         with torch.inference_mode():
-            for _, idx in groups.items():
+            for shape, idx in groups.items():
                 batch = torch.cat([imgs[i] for i in idx]).to(dev)
-                preds = self.to_prediction(self.logits(batch))
+                try:
+                    logits = self.logits(batch)
+                except RuntimeError as e:  # e.g. an image smaller than the architecture's pyramid
+                    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    raise BadInputError(f"model {self.name!r} failed on the {shape[1]}x{shape[0]} image of sample "
+                                        f"{samples[idx[0]].sample_id!r} ({msg}); the input may be too small for "
+                                        f"this architecture (try --model-option resize=...)") from None
+                preds = self.to_prediction(logits)
                 for i, p in zip(idx, preds):
                     out[i] = p
         return out

@@ -128,7 +128,7 @@ def _semantic(clsname: str, name: str, builder: str, weights: str, paper: str, d
         "name": name, "builder": builder, "weights_enum": weights,
         "reference": {"library": "torchvision", "function": f"torchvision.models.segmentation.{builder}",
                       "paper": paper,
-                      "weights": f"torchvision.models.segmentation.{weights}.COCO_WITH_VOC_LABELS_V1 "
+                      "published_weights": f"torchvision.models.segmentation.{weights}.COCO_WITH_VOC_LABELS_V1 "
                                  "(download.pytorch.org/models)"},
         "__doc__": doc + "\n\nLabel space: 21 PASCAL VOC classes (official weights) or the dataset's."})
     return cls
@@ -207,7 +207,7 @@ class MaskRCNN(TorchWrapper):
     builder = "maskrcnn_resnet50_fpn"
     reference = {"library": "torchvision", "function": "torchvision.models.detection.maskrcnn_resnet50_fpn",
                  "paper": "He, Gkioxari, Dollar, Girshick, Mask R-CNN, ICCV 2017",
-                 "weights": "torchvision.models.detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1 (download.pytorch.org/models)"}
+                 "published_weights": "torchvision.models.detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1 (download.pytorch.org/models)"}
 
     def __init__(self, mask_threshold: float = 0.5, box_score_thresh: float = 0.05, detections_per_img: int = 100,
                  min_size: int = 800, max_size: int = 1333, **kw: Any):
@@ -279,4 +279,4 @@ class MaskRCNNv2(MaskRCNN):
     reference = {"library": "torchvision", "function": "torchvision.models.detection.maskrcnn_resnet50_fpn_v2",
                  "paper": "Li, Xie, Lin, et al., Benchmarking Detection Transfer Learning with Vision Transformers, "
                           "arXiv:2111.11429 (v2 recipe); He et al., Mask R-CNN, ICCV 2017",
-                 "weights": "torchvision.models.detection.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1 (download.pytorch.org/models)"}
+                 "published_weights": "torchvision.models.detection.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1 (download.pytorch.org/models)"}
