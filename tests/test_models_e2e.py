@@ -169,3 +169,27 @@ def test_cityscapes_segformer_slide_then_eval(tmp_path):
     man = json.loads((out / "segbench-predict.json").read_text())["model"]
     assert man["name"] == "hf-segformer" and man["settings"]["slide"] == [[32, 32], [24, 24]]
     assert man["settings"]["preprocess"]["resize"] == "128x64" and man["library"] == "transformers"
+
+
+def test_on_the_fly_model_source_equals_written_predictions(tmp_path):
+    """Scoring the model directly (ModelPredictionSource, nothing written) gives the numbers of predict → eval."""
+    tv_seg = pytest.importorskip("torchvision.models.segmentation")
+    from segbench.engine import evaluate_run
+    from segbench.models import get_model
+    from segbench.models.base import ModelPredictionSource
+    root = get_dataset_class("voc2012").make_fake(tmp_path / "voc", num_samples=4, seed=3)
+    torch.manual_seed(1)
+    model = tv_seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21).eval()
+    with torch.no_grad():
+        model.classifier.high_classifier.bias.copy_(torch.randn(21))
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "tv-lraspp-mobilenetv3", "--weights", tmp_path / "w.pth", "--dataset",
+                 "voc2012", "--gt", root, "--out", out, "--model-option", "resize_size=40"]) == 0
+    file_rec = _eval(out, "voc2012", root, tmp_path / "rec.json")
+    ds = get_dataset_class("voc2012")(root)
+    src = ModelPredictionSource(get_model("tv-lraspp-mobilenetv3", resize_size=40).load(tmp_path / "w.pth"), ds)
+    rec, _ = evaluate_run(ds, src, ds.build_metrics(None))
+    key = next(iter(file_rec["metrics"]))
+    assert rec.to_dict()["metrics"][key]["values"] == file_rec["metrics"][key]["values"]
+    assert rec.model["weights_sha256"] == file_rec["model"]["weights_sha256"]
