@@ -87,8 +87,8 @@ def _tv_maskrcnn(builder):
 
 def _hf(kind):
     def make(d):
-        import torch  # noqa: F401
         import transformers as tr
+        tr.utils.logging.disable_progress_bar()
         id2label = {i: f"class_{i}" for i in range(150)}
         l2i = {v: k for k, v in id2label.items()}
         if kind == "segformer":
@@ -96,7 +96,8 @@ def _hf(kind):
             p, size, inp = tr.SegformerImageProcessor(), (512, 512), (1, 3, 512, 512)
         elif kind == "upernet":
             m = tr.UperNetForSemanticSegmentation(tr.UperNetConfig(
-                backbone_config=tr.ConvNextConfig(out_features=["stage1", "stage2", "stage3", "stage4"]),
+                backbone_config=tr.ConvNextConfig(hidden_sizes=[96, 192, 384, 768], depths=[3, 3, 9, 3],  # tiny
+                                                  out_features=["stage1", "stage2", "stage3", "stage4"]),
                 num_labels=150, id2label=id2label, label2id=l2i))
             p, size, inp = tr.SegformerImageProcessor(), (512, 512), (1, 3, 512, 512)
         elif kind == "dpt":

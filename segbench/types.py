@@ -34,6 +34,7 @@ __all__ = [
     "BoundaryPrediction", "VideoPrediction", "Target", "Prediction",
     "MultiLabelMasks", "MultiLabelPrediction", "HierarchyPrediction",
     "VideoInstances", "VideoInstancePrediction",
+    "InteractivePrediction",
 ]
 
 
@@ -311,6 +312,19 @@ class SoftPrediction:
     @property
     def shape(self) -> tuple:
         return tuple(self.prob.shape)
+
+
+@dataclass(frozen=True)
+class InteractivePrediction:
+    """Masks of an interactive-segmentation session: ``masks`` ``(N, H, W)`` bool, the prediction after
+    clicks ``1..N``; ``clicks`` optionally lists the clicks as ``(is_positive, y, x)``."""
+
+    masks: np.ndarray
+    clicks: list | None = None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(np.shape(self.masks)[1:])
 
 
 @dataclass(frozen=True)

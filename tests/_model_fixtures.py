@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from segbench.types import ClassSpec, LabelSpace
+from segbench.types import LabelSpace  # noqa: F401 - re-exported for the tests
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -105,6 +105,10 @@ def test_fake_twin_loads(name, tmp_path):
                 assert s.target.masks.shape[0] == ls.num_classes
     import pickle
     pickle.loads(pickle.dumps(ds))  # adapters go to worker processes
+    from segbench.metrics import METRICS
+    missing = [m for m in cls.spec.default_metrics if m not in METRICS]
+    assert not missing, f"{name}: default metrics {missing} are not registered in METRICS"
+    assert len(ds.build_metrics()) == len(cls.spec.default_metrics)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -378,3 +378,28 @@ def test_no_network_while_loading_and_predicting(tmp_path, monkeypatch):
                     ("tv-lraspp-mobilenetv3", tmp_path / "tv.pth")):
         m = get_model(name).load(w).bind(ds)
         assert m.predict(Sample("a", fx.rand_image(32, 32), None)).mask.shape == (32, 32)
+
+
+def test_tta_softmax_single_channel_is_sigmoid():
+    img = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4)) * 255
+    fwd = lambda x: x[:, :1] * 3  # noqa: E731
+    out = inf.tta_inference(fwd, img, size_fn=lambda h, w, r: (h, w), mean=(0, 0, 0), std=(1, 1, 1),
+                            value_scale=255, average="softmax")
+    torch.testing.assert_close(out, (img[:, :1] / 255 * 3).sigmoid())
+
+
+def test_mapping_onto_the_real_adapters_label_spaces(tmp_path):
+    from segbench.datasets import get_dataset_class
+    from segbench.datasets.voc import voc_label_space
+    from segbench.models.torchvision_models import VOC_CATEGORIES
+    voc = voc_label_space()
+    m = LabelMapping.build(VOC_CATEGORIES, voc, "tv-fcn-resnet50")
+    assert m.identity  # torchvision's VOC order is VOC's train-id order
+    ade_cls = get_dataset_class("ade20k")
+    ade = ade_cls(ade_cls.make_fake(tmp_path / "ade", num_samples=1)).label_space()
+    hf_names = [n + " " if n == "bed" else n for n in ade.names]  # the HF ADE config spells "bed "
+    assert LabelMapping.build(hf_names, ade, "hf-segformer").identity
+    with pytest.raises(UsageError, match="cannot predict 150 of the dataset's 150 classes|cannot predict"):
+        LabelMapping.build(VOC_CATEGORIES, ade, "tv-fcn-resnet50")
+    with pytest.raises(UsageError, match="cannot predict"):
+        LabelMapping.build(hf_names, voc, "hf-segformer")

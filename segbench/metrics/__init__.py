@@ -23,6 +23,10 @@ METRICS: dict[str, str] = {
     "bsds_regions": "segbench.metrics.boundary:BSDSRegions",
     "boundary_iou": "segbench.metrics.boundary:BoundaryIoU",
     "bf": "segbench.metrics.boundary:BoundaryF",
+    "referring": "segbench.metrics.referring:ReferringIoU",
+    "fewshot": "segbench.metrics.fewshot:FewShotIoU",
+    "zeroshot": "segbench.metrics.openvocab:ZeroShotIoU",
+    "interactive": "segbench.metrics.interactive:InteractiveNoC",
 }
 
 

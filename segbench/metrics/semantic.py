@@ -1,7 +1,10 @@
 """Semantic-segmentation metrics: :class:`MeanIoU` (registry name ``miou``).
 
 One int64 confusion matrix per run (plus the void-prediction vector) is the whole state, so shards
-merged then computed equal one pass, bit for bit. With Cityscapes-style instance ids in the targets
+merged then computed equal one pass, bit for bit. For many classes (a dense matrix above
+:data:`~segbench.metrics.functional.semantic.SPARSE_MATRIX_BYTES`, i.e. more than about 2,900 classes,
+up to 65535) the matrix is kept as keyed counts
+(:class:`~segbench.metrics.functional.semantic.KeyedConfusion`) with the same numbers. With Cityscapes-style instance ids in the targets
 and the classes' average instance sizes as an option, the same metric also computes Cityscapes' iIoU;
 with categories in the label space it computes the category-level IoU (and iIoU).
 """
@@ -15,10 +18,21 @@ import numpy as np
 from ..errors import BadInputError
 from ..types import LabelSpace, SoftPrediction
 from .base import Metric, MetricResult
-from .functional.semantic import (INSTANCE_MIN_ID, category_scores, confusion_and_instances, instance_iou,
-                                  scores_from_confusion)
+from .functional import semantic as _fs
+from .functional.semantic import (INSTANCE_MIN_ID, KeyedConfusion, category_scores, confusion_and_instances,
+                                  instance_iou, keyed_confusion_and_instances, merge_keyed, scores_from_confusion)
 
-__all__ = ["MeanIoU"]
+__all__ = ["MeanIoU", "CONFUSION_ARTIFACT_MAX_CLASSES", "CONFUSION_TOP_PAIRS"]
+
+#: The full confusion matrix goes into ``artifacts["confusion_matrix"]`` (and the report's heat map)
+#: only up to this many classes; above it the artifact is the :data:`CONFUSION_TOP_PAIRS` largest
+#: off-diagonal cells (``confusion_top_pairs``) and a note.
+CONFUSION_ARTIFACT_MAX_CLASSES = 512
+#: Number of most-confused (GT, prediction) pairs kept when the matrix is not stored.
+CONFUSION_TOP_PAIRS = 100
+#: Pending per-image keyed counts are merged into the run's state once they hold this many cells
+#: (or more than the state itself), so memory stays O(nnz) and updates O(nnz log nnz) amortised.
+_KEYED_FLUSH_CELLS = 1 << 20
 
 
 class MeanIoU(Metric):
@@ -46,7 +60,19 @@ class MeanIoU(Metric):
     ``mIoU_category``; with ``instance_avg_size`` and targets carrying ``instance_ids``: ``iIoU``
     (mean over the instance classes) and ``iIoU_category``. ``per_class``: ``IoU Acc Dice precision
     recall`` (+ ``iIoU``). ``artifacts``: ``confusion_matrix`` (list of lists, rows = GT, columns =
-    prediction, train-id order), ``void`` (per GT class), ``class_names``, ``categories``.
+    prediction, train-id order), ``void`` (per GT class), ``class_names``, ``categories``. Above
+    :data:`CONFUSION_ARTIFACT_MAX_CLASSES` classes the matrix, ``void`` and ``class_names`` are left out
+    (a 65535² matrix would be 32 GiB) and ``confusion_top_pairs`` lists the
+    :data:`CONFUSION_TOP_PAIRS` most confused ``[gt name, predicted name, pixels]`` (largest first),
+    with ``confusion_note`` saying so, ``confusion_nnz`` and ``void_total``.
+
+    Storage: with ``C`` classes the state is a dense ``(C, C)`` int64 matrix while ``C² × 8`` bytes
+    stay within :data:`~segbench.metrics.functional.semantic.SPARSE_MATRIX_BYTES` (64 MiB, ``C ≤ 2896``),
+    else a :class:`~segbench.metrics.functional.semantic.KeyedConfusion` (sorted pair keys
+    ``gt * C + pred`` and int64 counts; state keys ``confusion_keys`` / ``confusion_counts``), for
+    any ``C ≤ 65535`` in ``O(nnz)`` memory. Every score uses only the diagonal, the row and the column
+    sums, so both storages give the same bits; keyed states merge by adding counts of equal keys, in
+    canonical form, so any shard split gives identical states.
 
     Parameters
     ----------
@@ -65,6 +91,9 @@ class MeanIoU(Metric):
         Prediction codes (outside ``0..C-1``) that are void but belong to a category, ``{"254":
         "vehicle"}``: scored as void everywhere except in the category iIoU, where they count as a
         category hit (cityscapesScripts' behaviour for ``caravan`` / ``trailer`` predictions).
+    confusion_storage : {"auto", "dense", "keyed"}, default "auto"
+        Force the dense or the keyed state (``auto``: keyed when a dense matrix would exceed
+        ``SPARSE_MATRIX_BYTES``). The numbers do not depend on it.
 
     Examples
     --------
@@ -77,6 +106,16 @@ class MeanIoU(Metric):
     >>> r = m.compute()
     >>> round(r.values["mIoU"], 4), r.per_class["fg"]["IoU"]
     (0.5833, 0.6666666666666666)
+
+    65535 classes (ignore index 65535), keyed state:
+
+    >>> big = MeanIoU(LabelSpace.from_num_classes(65535), ignore_index=65535, per_sample=False)
+    >>> g = np.array([[60001, 60001], [42, 65535]], np.uint16)
+    >>> p = np.array([[60001, 42], [42, 7]], np.uint16)
+    >>> big.update(SemanticPrediction(p), Sample("b", None, SemanticMask(g)))
+    >>> rb = big.compute()
+    >>> round(rb.values["mIoU"], 4), rb.artifacts["confusion_top_pairs"]
+    (0.5, [['class_60001', 'class_42', 1]])
 
     References
     ----------
@@ -121,11 +160,33 @@ class MeanIoU(Metric):
         self._void_cat = {int(k): cats.index(v) for k, v in vc.items() if v in cats}
         if self._use_inst:
             self._lut = ls.id_to_train_lut(65536).astype(np.int64)
+        storage = str(options.get("confusion_storage", "auto"))
+        if storage not in ("auto", "dense", "keyed"):
+            raise ValueError(f"confusion_storage must be auto, dense or keyed, got {storage!r}")
+        self.keyed = storage == "keyed" or (storage == "auto" and _fs.use_keyed(self.num_classes))
         self._reset()
+
+    @property
+    def confusion(self):
+        """The run's confusion counts: ndarray (C, C) int64, or a KeyedConfusion for many classes."""
+        if self._pending:
+            self._flush()
+        return self._cm
+
+    @confusion.setter
+    def confusion(self, value) -> None:
+        self._pending = []
+        self._pending_cells = 0
+        self._cm = value
+
+    def _flush(self) -> None:
+        self._cm = merge_keyed([self._cm] + self._pending)
+        self._pending = []
+        self._pending_cells = 0
 
     def _reset(self) -> None:
         C = self.num_classes
-        self.confusion = np.zeros((C, C), np.int64)
+        self.confusion = KeyedConfusion.empty(C) if self.keyed else np.zeros((C, C), np.int64)
         self.void = np.zeros(C, np.int64)
         self.void_codes = np.zeros((C, len(self._void_values)), np.int64)
         self.instances = np.zeros((0, 4), np.int64)
@@ -154,8 +215,9 @@ class MeanIoU(Metric):
             raise BadInputError(f"sample {sample.sample_id}: expected a prediction of shape {gt.shape} "
                                 f"(the GT's), found {pm.shape}; pass --resize nearest to resize it", path=ppath)
         inst = getattr(target, "instance_ids", None) if self._use_inst else None
+        fn = keyed_confusion_and_instances if self.keyed else confusion_and_instances
         try:
-            cm, vcols, rec = confusion_and_instances(
+            cm, vcols, rec = fn(
                 gt, pm, inst, self.num_classes, self.ignore_index, self._lut if inst is not None else None,
                 self._class_cat, self._void_values, self._void_cat, INSTANCE_MIN_ID, gt_lut, pred_lut)
         except ValueError as e:
@@ -165,7 +227,15 @@ class MeanIoU(Metric):
                                 + ("the label table's values" if (gt_lut is not None or pred_lut is not None)
                                    else f"train ids 0..{self.num_classes - 1} or {self.ignore_index} (void)"),
                                 path=path) from None
-        self.confusion += cm
+        if self.keyed:
+            self._pending.append(cm)
+            self._pending_cells += cm.nnz
+            if self._pending_cells > max(_KEYED_FLUSH_CELLS, self._cm.nnz):
+                self._flush()
+            npix = int(cm.counts.sum())
+        else:
+            self._cm += cm
+            npix = int(cm.sum())
         self.void += vcols.sum(1)
         if self._void_values:
             self.void_codes += vcols[:, 1:]
@@ -173,7 +243,7 @@ class MeanIoU(Metric):
         if self._per_sample:
             ss = scores_from_confusion(cm, vcols.sum(1))
             self.per_sample[str(sample.sample_id)] = {"mIoU": ss["mIoU"], "aAcc": ss["aAcc"],
-                                                      "pixels": int(cm.sum() + vcols.sum())}
+                                                      "pixels": npix + int(vcols.sum())}
         if rec is not None:
             if rec.size:
                 self.instances = np.concatenate([self.instances, rec])
@@ -182,9 +252,16 @@ class MeanIoU(Metric):
     def merge(self, other: "MeanIoU") -> "MeanIoU":
         if type(other) is not type(self):
             raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
-        if other.confusion.shape != self.confusion.shape:
+        if other.num_classes != self.num_classes:
             raise ValueError("cannot merge MeanIoU states with different numbers of classes")
-        self.confusion = self.confusion + other.confusion
+        oc = self._coerce(other.confusion)
+        if self.keyed:  # added lazily, like updates: the canonical sum does not depend on when
+            self._pending.append(oc)
+            self._pending_cells += oc.nnz
+            if self._pending_cells > max(_KEYED_FLUSH_CELLS, self._cm.nnz):
+                self._flush()
+        else:
+            self.confusion = self.confusion + oc
         self.void = self.void + other.void
         self.void_codes = self.void_codes + other.void_codes
         self.instances = np.concatenate([self.instances, other.instances])
@@ -193,14 +270,32 @@ class MeanIoU(Metric):
         self.per_sample = {**self.per_sample, **other.per_sample}
         return self
 
+    def _coerce(self, cm):
+        """``cm`` (dense or keyed) in this metric's storage."""
+        if self.keyed:
+            return cm if isinstance(cm, KeyedConfusion) else KeyedConfusion.from_dense(cm)
+        return cm.to_dense() if isinstance(cm, KeyedConfusion) else cm
+
     def state_dict(self) -> dict:
-        return {"confusion": self.confusion.copy(), "void": self.void.copy(), "void_codes": self.void_codes.copy(),
+        cm = self.confusion
+        if self.keyed:
+            head = {"confusion_keys": cm.keys.copy(), "confusion_counts": cm.counts.copy(),
+                    "num_classes": int(self.num_classes)}
+        else:
+            head = {"confusion": cm.copy()}
+        return {**head, "void": self.void.copy(), "void_codes": self.void_codes.copy(),
                 "instances": self.instances.copy(), "instance_images": int(self.instance_images),
                 "num_samples": int(self.num_samples), "per_sample": dict(self.per_sample)}
 
     def _load_state(self, state: dict) -> None:
         C = self.num_classes
-        self.confusion = np.asarray(state["confusion"], np.int64).reshape(C, C)
+        if "confusion_keys" in state:
+            if int(state.get("num_classes", C)) != C:
+                raise ValueError(f"state has {state.get('num_classes')} classes, the metric {C}")
+            cm = KeyedConfusion(state["confusion_keys"], state["confusion_counts"], C)
+        else:
+            cm = np.asarray(state["confusion"], np.int64).reshape(C, C)
+        self.confusion = self._coerce(cm)
         self.void = np.asarray(state.get("void", np.zeros(C)), np.int64).reshape(C)
         V = len(self._void_values)
         self.void_codes = np.asarray(state.get("void_codes", np.zeros((C, V))), np.int64).reshape(C, V)
@@ -210,17 +305,29 @@ class MeanIoU(Metric):
         self.per_sample = dict(state.get("per_sample") or {})
 
     def compute(self) -> MetricResult:
-        s = scores_from_confusion(self.confusion, self.void)
+        cmat = self.confusion
+        s = scores_from_confusion(cmat, self.void)
         names = self.label_space.names
         values = {k: s[k] for k in ("mIoU", "mAcc", "aAcc", "fwIoU", "mDice")}
         per_class = {n: {"IoU": float(s["IoU"][i]), "Acc": float(s["Acc"][i]), "Dice": float(s["Dice"][i]),
                          "precision": float(s["precision"][i]), "recall": float(s["recall"][i])}
                      for i, n in enumerate(names)}
-        artifacts: dict = {"confusion_matrix": self.confusion.tolist(), "void": self.void.tolist(),
-                           "class_names": list(names), "num_samples": self.num_samples}
+        if not self.keyed and self.num_classes <= CONFUSION_ARTIFACT_MAX_CLASSES:
+            artifacts: dict = {"confusion_matrix": cmat.tolist(), "void": self.void.tolist(),
+                               "class_names": list(names), "num_samples": self.num_samples}
+        else:
+            kc = cmat if self.keyed else KeyedConfusion.from_dense(cmat)
+            artifacts = {"confusion_top_pairs": [[names[i], names[j], n]
+                                                 for i, j, n in kc.top_pairs(CONFUSION_TOP_PAIRS)],
+                         "confusion_note": f"{self.num_classes} classes: the full confusion matrix is not stored "
+                                           f"(more than {CONFUSION_ARTIFACT_MAX_CLASSES} classes); "
+                                           f"confusion_top_pairs lists the {CONFUSION_TOP_PAIRS} largest "
+                                           f"off-diagonal cells as [gt, prediction, pixels]",
+                         "confusion_nnz": kc.nnz, "void_total": int(self.void.sum()),
+                         "num_samples": self.num_samples}
         ncat = len(self._cat_names)
         if ncat:
-            cat_iou = category_scores(self.confusion, self.void, self._class_cat, ncat)
+            cat_iou = category_scores(cmat, self.void, self._class_cat, ncat)
             values["mIoU_category"] = _nanmean(cat_iou)
             artifacts["categories"] = {c: {"IoU": float(cat_iou[k])} for k, c in enumerate(self._cat_names)}
         if self._use_inst and self.instance_images:
@@ -229,7 +336,7 @@ class MeanIoU(Metric):
                 k = self._void_cat.get(code)
                 if k is not None:
                     cvfp[k] += int(self.void_codes[self._class_cat != k, j].sum())
-            ii = instance_iou(self.instances, self.confusion, self.void, self._avg, self._class_cat, ncat,
+            ii = instance_iou(self.instances, cmat, self.void, self._avg, self._class_cat, ncat,
                               self._inst_cats, cvfp)
             values["iIoU"] = _nanmean(ii["iIoU"])
             for i, n in enumerate(names):

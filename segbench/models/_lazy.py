@@ -35,6 +35,10 @@ def offline() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    import sys
+    consts = sys.modules.get("huggingface_hub.constants")
+    if consts is not None:  # already imported: it read the environment at import time
+        consts.HF_HUB_OFFLINE = True
 
 
 def require(module: str, what: str | None = None):

@@ -51,7 +51,7 @@ from ..types import InstancePrediction, PanopticPrediction, Sample
 from . import inference as inf
 from ._lazy import offline, require
 from .checkpoint import check_pickle_safe
-from .labelmap import LabelMapping, names_from_id2label
+from .labelmap import names_from_id2label
 from .torch_base import SemanticTorchWrapper, TorchWrapper, sample_image
 from .torchvision_models import coco_detections, sample_image_id
 

@@ -247,7 +247,7 @@ def tta_inference(forward: Callable, image, *, size_fn: Callable[[int, int, floa
     antialias : bool
         Antialiased image resize (torchvision tensor transforms) or not (cv2 / mmcv).
     average : {"logits", "softmax"}
-        Average raw logits (mmsegmentation 1.x) or softmax probabilities (0.x).
+        Average raw logits (mmsegmentation 1.x) or softmax probabilities (0.x; sigmoid for one channel).
     out_size : (H, W), optional
         Output size (default: the input's).
     resize_fn : callable (image, size) -> image, optional
@@ -277,8 +277,8 @@ def tta_inference(forward: Callable, image, *, size_fn: Callable[[int, int, floa
             if fl:
                 lg = torch.flip(lg, dims=[3])
             lg = resize_logits(lg, out_size)
-            if average == "softmax":
-                lg = lg.softmax(1)
+            if average == "softmax":  # one channel = a binary logit: its probability is the sigmoid
+                lg = lg.sigmoid() if lg.shape[1] == 1 else lg.softmax(1)
             total = lg if total is None else total + lg
             n += 1
     return total / n

@@ -45,7 +45,6 @@ from ._lazy import require
 from .base import ModelWrapper
 from .hf import HFWrapper
 from .labelmap import normalize_name
-from .torch_base import sample_image
 from .torchvision_models import encode_rle, sample_image_id
 
 __all__ = ["SAMBox", "SAMPoint", "SAMPropagate", "CLIPSeg", "annotation_mask", "farthest_point"]

@@ -243,6 +243,29 @@ def _edges(pred_flat: np.ndarray, gt_index: np.ndarray, offsets: _Offsets):
     return pi.astype(np.int64), nb[pi, oi].astype(np.int64), offsets.cost[oi]
 
 
+def _match_rows_sorted(ii: np.ndarray, jj: np.ndarray, ec: np.ndarray, a: int, b: int, ow: int):
+    """The scipy call of :func:`_solve_matching` on compact edges already in canonical order (``ii``
+    ascending, ``jj`` ascending within a row; every row ``0..a-1`` has an edge): builds the CSR matrix
+    with one private outlier column ``b + i`` per row (weight ``ow + 1``, the last entry of its row;
+    edge weights ``c + 1``) directly, without sorting. Returns scipy's ``(rows, cols)``."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    E = ii.size
+    indptr = np.zeros(a + 1, np.int32)
+    np.cumsum(np.bincount(ii, minlength=a) + 1, out=indptr[1:])
+    data = np.empty(E + a, np.float64)
+    idx = np.empty(E + a, np.int32)
+    epos = np.arange(E) + ii  # each earlier row adds its outlier entry
+    opos = indptr[1:] - 1
+    data[epos] = ec + 1
+    idx[epos] = jj
+    data[opos] = ow + 1
+    idx[opos] = b + np.arange(a)
+    g = csr_matrix((data, idx, indptr), shape=(a, a + b))
+    return min_weight_full_bipartite_matching(g)
+
+
 def _solve_matching(n1: int, n2: int, ei: np.ndarray, ej: np.ndarray, ec: np.ndarray, ow: int):
     """Exact min-cost matching with outliers. Returns (match1, match2) int arrays (-1 = unmatched).
 
@@ -255,25 +278,24 @@ def _solve_matching(n1: int, n2: int, ei: np.ndarray, ej: np.ndarray, ec: np.nda
     ``sum_M c_ij + ow (|S| - |M|)``, the same objective up to a constant. Weights get ``+1`` (scipy
     needs non-zero weights; every full matching has ``|S|`` edges, so the optimum is unchanged).
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
-
     m1 = np.full(n1, -1, np.int64)
     m2 = np.full(n2, -1, np.int64)
     if ei.size == 0:
         return m1, m2
-    u1, ii = np.unique(ei, return_inverse=True)
-    u2, jj = np.unique(ej, return_inverse=True)
+    # compact node ids (the nodes with a candidate edge, ascending), without sorting
+    f1 = np.zeros(n1, bool)
+    f1[ei] = True
+    f2 = np.zeros(n2, bool)
+    f2[ej] = True
+    u1, u2 = np.flatnonzero(f1), np.flatnonzero(f2)
+    ii = (np.cumsum(f1) - 1)[ei]
+    jj = (np.cumsum(f2) - 1)[ej]
     swap = u1.size > u2.size
     if swap:  # rows = the smaller side
         u1, u2, ii, jj = u2, u1, jj, ii
     a, b = u1.size, u2.size
-    ar = np.arange(a)
-    rows = np.concatenate([ii, ar])
-    cols = np.concatenate([jj, b + ar])
-    vals = np.concatenate([ec + 1, np.full(a, ow + 1)]).astype(np.float64)
-    g = csr_matrix((vals, (rows, cols)), shape=(a, a + b))
-    r, c = min_weight_full_bipartite_matching(g)
+    order = np.lexsort((jj, ii))
+    r, c = _match_rows_sorted(ii[order], jj[order], ec[order], a, b, ow)
     real = c < b
     ra, cb = u1[r[real]], u2[c[real]]
     if swap:
@@ -347,6 +369,16 @@ def correspond_pixels(bmap1: np.ndarray, bmap2: np.ndarray, max_dist: float = MA
     d = np.hypot(y1[ok1] - y2[m1[ok1]], x1[ok1] - x2[m1[ok1]]).sum()
     cost = d + oc * ((~ok1).sum() + (~ok2).sum())
     return out1, out2, float(cost)
+
+
+def _bit_counts(words: np.ndarray, T: int) -> np.ndarray:
+    """Number of rows of ``words`` (``(N, W)`` uint64, bit ``t % 64`` of word ``t // 64``) with bit
+    ``t`` set, for ``t < T``."""
+    out = np.zeros(T, np.int64)
+    if words.shape[0] == 0:
+        return out
+    b = np.unpackbits(np.ascontiguousarray(words).view(np.uint8), axis=1, bitorder="little")
+    return b.sum(axis=0, dtype=np.int64)[:T]
 
 
 # ----------------------------------------------------------------------------------------- per image
@@ -440,52 +472,115 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
         gt_maps.append(gi)
         gt_flat.append(f)
         sum_gt[k] = f.size
-    if mode == "fast":
-        # a predicted pixel is matched when any annotator's pixel lies within the tolerance; a GT pixel
-        # when a predicted pixel lies within the tolerance (checked on the union of GT pixels)
-        from scipy import ndimage as ndi
-        gt_near = np.zeros((h, w), bool)
-        for k in range(K):
-            if sum_gt[k]:
-                gt_near |= ndi.distance_transform_edt(~gts[k]) <= md
-        gt_near_flat = np.zeros(npad, bool)
-        gt_near_flat[pix] = gt_near.ravel()
-        union = np.unique(np.concatenate(gt_flat)) if K else np.zeros(0, np.int64)
-        member = np.stack([np.isin(union, gt_flat[k]) for k in range(K)]).astype(np.int64) if K else None
-        near_idx = union[:, None] + offs.flat[None, :]
-
-    cntR = np.zeros(T, np.int64)
-    sumR = np.full(T, int(sum_gt.sum()), np.int64)
-    cntP = np.zeros(T, np.int64)
-    sumP = np.zeros(T, np.int64)
-    pred_map = np.zeros(npad, bool)
+    # 1. the (thinned) predicted pixel sets of all thresholds; a map identical to the previous
+    #    threshold's gives identical counts, so it is matched once (``same[t]``)
+    pfs = []
+    same = np.zeros(T, bool)
+    prev_n = -1
     for t in range(T):
         if bmaps is not None:
             pf = pix[np.flatnonzero(bmaps[t].ravel())]
         else:
             n = int(np.searchsorted(-sorted_vals, -thr[t], side="right"))  # pixels with pb >= t
+            if n == prev_n and t:  # same binary map as the previous threshold
+                pfs.append(pfs[-1])
+                same[t] = True
+                continue
+            prev_n = n
             pf = np.sort(sorted_pix[:n])
         if thin_pb and pf.size:
             pf = thinner.thin(pf)
-        sumP[t] = pf.size
+        if t and pf.size == pfs[-1].size and np.array_equal(pf, pfs[-1]):
+            pf = pfs[-1]
+            same[t] = True
+        pfs.append(pf)
+
+    cntR = np.zeros(T, np.int64)
+    sumR = np.full(T, int(sum_gt.sum()), np.int64)
+    cntP = np.zeros(T, np.int64)
+    sumP = np.array([pf.size for pf in pfs], np.int64)
+    nz = [pf for pf in pfs if pf.size]
+    if not nz:
+        return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
+    # 2. candidate pairs (within the tolerance) between every predicted pixel of any threshold and each
+    #    annotator's pixels, computed once; each threshold selects the pairs of its own pixels
+    allp = np.unique(np.concatenate(nz))
+    kk = [k for k in range(K) if sum_gt[k]]
+    pairs = {k: _edges(allp, gt_maps[k], offs) for k in kk}
+    if mode == "fast":
+        # a predicted pixel is matched when any annotator's pixel lies within the tolerance; a GT pixel
+        # when a predicted pixel of the threshold lies within the tolerance. Thresholds are packed as
+        # bits: bit t of a predicted pixel's word says it is in the map of threshold t.
+        W = (T + 63) // 64
+        bits = np.zeros((allp.size, W), np.uint64)
+        for t in range(T):
+            if pfs[t].size:
+                bits[np.searchsorted(allp, pfs[t]), t // 64] |= np.uint64(1) << np.uint64(t % 64)
+        near_p = np.zeros(allp.size, bool)
+        hitR = np.zeros((T,), np.int64)
+        for k in kk:
+            ei, ej, _ = pairs[k]
+            near_p[ei] = True
+            if ei.size == 0:
+                continue
+            o = np.argsort(ej, kind="stable")
+            ej_s = ej[o]
+            starts = np.flatnonzero(np.r_[True, ej_s[1:] != ej_s[:-1]])
+            gbits = np.bitwise_or.reduceat(bits[ei[o]], starts, axis=0)  # (#GT pixels with a candidate, W)
+            hitR += _bit_counts(gbits, T)
+        cntR[:] = hitR
+        cntP[:] = _bit_counts(bits[near_p], T)
+        return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
+    # exact: per annotator, the pairs in both canonical orders (pred-major and GT-major), so that each
+    # threshold's CSR matrix is a selection (no sorting); the matrix is the one _solve_matching builds
+    srt = {}
+    for k in kk:
+        ei, ej, ec = pairs[k]
+        o = np.lexsort((ej, ei))
+        ei, ej, ec = ei[o], ej[o], ec[o]
+        o2 = np.lexsort((ei, ej))
+        srt[k] = (ei, ej, ec, ei[o2], ej[o2], ec[o2])
+    pos = np.zeros(allp.size, bool)
+    for t in range(T):
+        pf = pfs[t]
+        if same[t]:
+            cntR[t], cntP[t] = cntR[t - 1], cntP[t - 1]
+            continue
         if pf.size == 0:
             continue
-        if mode == "fast":
-            cntP[t] = int(gt_near_flat[pf].sum())
-            if union.size:
-                pred_map[pf] = True
-                hit = pred_map[near_idx].any(axis=1)
-                pred_map[pf] = False
-                cntR[t] = int((member @ hit.astype(np.int64)).sum())
-            continue
-        accP = np.zeros(pf.size, bool)
-        for k in range(K):
-            if sum_gt[k] == 0:
+        loc = np.searchsorted(allp, pf)
+        pos[loc] = True
+        accP = np.zeros(allp.size, bool)
+        for k in kk:
+            ei, ej, ec, ei2, ej2, ec2 = srt[k]
+            sel = pos[ei]
+            p1 = ei[sel]
+            if p1.size == 0:
                 continue
-            ei, ej, ec = _edges(pf, gt_maps[k], offs)
-            m1, m2 = _solve_matching(pf.size, int(sum_gt[k]), ei, ej, ec, ow)
-            accP |= m1 >= 0
-            cntR[t] += int((m2 >= 0).sum())
+            g1 = ej[sel]
+            new = np.empty(p1.size, bool)
+            new[0] = True
+            np.not_equal(p1[1:], p1[:-1], out=new[1:])
+            u1 = p1[new]
+            f2 = np.zeros(int(sum_gt[k]), bool)
+            f2[g1] = True
+            u2 = np.flatnonzero(f2)
+            if u1.size <= u2.size:  # rows = predicted pixels
+                ii = np.cumsum(new) - 1
+                jj = (np.cumsum(f2) - 1)[g1]
+                r, c = _match_rows_sorted(ii, jj, ec[sel], u1.size, u2.size, ow)
+                mp = u1[r[c < u2.size]]
+            else:  # rows = GT pixels
+                sel2 = pos[ei2]
+                g2, p2 = ej2[sel2], ei2[sel2]
+                ii = (np.cumsum(f2) - 1)[g2]
+                map1 = np.zeros(allp.size, np.int64)
+                map1[u1] = np.arange(u1.size)
+                r, c = _match_rows_sorted(ii, map1[p2], ec2[sel2], u2.size, u1.size, ow)
+                mp = u1[c[c < u1.size]]
+            accP[mp] = True
+            cntR[t] += mp.size
+        pos[loc] = False
         cntP[t] = int(accP.sum())
     return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
 

@@ -21,6 +21,14 @@ Speed: the counting is one ``np.bincount`` over the combined index ``gt * K + pr
 long runs of equal pixels, so the combined index is run-length encoded first when that makes the
 array at least 3× shorter (runs are counted with their lengths as weights, exact below 2**53).
 
+Many classes: a dense int64 matrix costs ``C² × 8`` bytes (32 GiB for ``C = 65535``). When that
+exceeds :data:`SPARSE_MATRIX_BYTES` (64 MiB, ``C > 2896``) the counts are kept *keyed*
+(:class:`KeyedConfusion`): the sorted distinct pair keys ``gt * C + pred`` (int64) that occur, with
+their int64 pixel counts — ``O(nnz)`` memory, where ``nnz`` is the number of distinct (GT, prediction)
+pairs seen. Keyed states merge by adding the counts of equal keys (:func:`merge_keyed`; canonical, so
+any shard split gives the same arrays), and every score needs only the diagonal, the row sums and
+the column sums (:func:`scores_from_sums`), so the keyed and dense paths give the same bits.
+
 References
 ----------
 M. Cordts et al., "The Cityscapes Dataset for Semantic Urban Scene Understanding", CVPR 2016
@@ -51,6 +59,8 @@ import numpy as np
 __all__ = [
     "confusion_matrix", "scores_from_confusion", "pair_histogram", "category_scores",
     "instance_records", "instance_iou", "confusion_and_instances", "fold_histogram", "INSTANCE_MIN_ID",
+    "KeyedConfusion", "keyed_confusion", "keyed_confusion_and_instances", "merge_keyed", "use_keyed",
+    "SPARSE_MATRIX_BYTES", "scores_from_sums",
 ]
 
 #: cityscapesScripts only counts pixels whose instance id is ``> 1000`` as instances
@@ -58,8 +68,13 @@ __all__ = [
 INSTANCE_MIN_ID = 1000
 
 _DENSE_MAX_BINS = 1 << 24
-#: Largest dense confusion matrix accepted (2 GiB: about 16,000 classes).
+#: Largest dense confusion matrix :func:`confusion_matrix` accepts (2 GiB: about 16,000 classes).
 _MAX_MATRIX_BYTES = 1 << 31
+
+#: Above this many bytes for a dense ``(C, C)`` int64 matrix (``C² × 8``; 64 MiB = about 2,900
+#: classes) the run's state is a :class:`KeyedConfusion` (sorted pair keys + counts) instead; see
+#: :func:`use_keyed`. Module attribute, read at call time (tests lower it to force the keyed path).
+SPARSE_MATRIX_BYTES = 64 << 20
 
 
 def _count(key: np.ndarray, nbins: int) -> np.ndarray:
@@ -125,7 +140,8 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
         Train ids ``0..C-1`` or ``ignore_index``.
     num_classes : int
         ``C`` (label values may use the whole uint16 range; the matrix is dense, ``C²×8`` bytes, so
-        ``C`` is limited to about 16,000 classes = 2 GiB).
+        ``C`` is limited to about 16,000 classes = 2 GiB; :func:`keyed_confusion` takes any ``C`` up
+        to 65535 in ``O(nnz)`` memory).
     ignore_index : int, default 255
     return_void : bool, default False
         Also return the void vector.
@@ -162,7 +178,7 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
         raise ValueError(f"num_classes must be in 1..65535, got {C}")
     if C * C * 8 > _MAX_MATRIX_BYTES:
         raise ValueError(f"a dense {C}x{C} int64 confusion matrix needs {C * C * 8 / 2 ** 30:.1f} GiB; "
-                         f"evaluate at most {int((_MAX_MATRIX_BYTES / 8) ** 0.5)} classes")
+                         f"use keyed_confusion() for more than {int((_MAX_MATRIX_BYTES / 8) ** 0.5)} classes")
     if gt.dtype.kind not in "iub" or pred.dtype.kind not in "iub":
         raise ValueError(f"label maps must be integer arrays, got {gt.dtype} and {pred.dtype}")
     ig = int(ignore_index)
@@ -321,7 +337,7 @@ def _nanmean(x: np.ndarray) -> float:
     return float(x[ok].sum() / ok.sum()) if ok.any() else float("nan")
 
 
-def scores_from_confusion(cm: np.ndarray, void: np.ndarray | None = None) -> dict:
+def scores_from_confusion(cm, void: np.ndarray | None = None) -> dict:
     """Per-class and summary scores from a confusion matrix.
 
     With ``tp = cm[c, c]``, ``gt_c = Σ_j cm[c, j] + void[c]``, ``pred_c = Σ_i cm[i, c]``,
@@ -337,9 +353,13 @@ def scores_from_confusion(cm: np.ndarray, void: np.ndarray | None = None) -> dic
     the means; a class absent from the GT has NaN Acc/recall; a class never predicted has NaN
     precision.
 
+    Only the diagonal, the row sums and the column sums are used (:func:`scores_from_sums`), so a
+    :class:`KeyedConfusion` (many classes) gives exactly the same numbers as its dense matrix, in
+    ``O(nnz + C)``.
+
     Parameters
     ----------
-    cm : ndarray of int, shape (C, C)
+    cm : ndarray of int, shape (C, C), or KeyedConfusion
     void : ndarray of int, shape (C,), optional
         Pixels of each GT class predicted as void.
 
@@ -355,13 +375,48 @@ def scores_from_confusion(cm: np.ndarray, void: np.ndarray | None = None) -> dic
     >>> s = scores_from_confusion(np.array([[3, 1], [0, 0]]))
     >>> s["IoU"].tolist(), s["mIoU"], s["Acc"].tolist()
     ([0.75, 0.0], 0.375, [0.75, nan])
+    >>> k = KeyedConfusion.from_dense(np.array([[3, 1], [0, 0]]))
+    >>> scores_from_confusion(k)["IoU"].tolist()
+    [0.75, 0.0]
     """
-    cm = np.asarray(cm, np.int64)
-    C = cm.shape[0]
+    if isinstance(cm, KeyedConfusion):
+        C = cm.num_classes
+        tp, rows, cols = cm.diagonal(), cm.row_sums(), cm.col_sums()
+    else:
+        cm = np.asarray(cm, np.int64)
+        C = cm.shape[0]
+        tp = np.diagonal(cm).copy()
+        rows, cols = cm.sum(1), cm.sum(0)
     void = np.zeros(C, np.int64) if void is None else np.asarray(void, np.int64)
-    tp = np.diagonal(cm).copy()
-    gt_c = cm.sum(1) + void
-    pred_c = cm.sum(0)
+    return scores_from_sums(tp, rows + void, cols)
+
+
+def scores_from_sums(tp: np.ndarray, gt_c: np.ndarray, pred_c: np.ndarray) -> dict:
+    """The scores of :func:`scores_from_confusion` from the diagonal and the marginals.
+
+    Parameters
+    ----------
+    tp : ndarray of int64, shape (C,)
+        Diagonal of the confusion matrix.
+    gt_c : ndarray of int64, shape (C,)
+        Row sums plus void predictions (all scored GT pixels of each class).
+    pred_c : ndarray of int64, shape (C,)
+        Column sums (pixels predicted as each class).
+
+    Returns
+    -------
+    dict
+        As :func:`scores_from_confusion`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(scores_from_sums(np.array([3, 0]), np.array([4, 0]), np.array([3, 1]))["mIoU"], 3)
+    0.375
+    """
+    tp = np.asarray(tp, np.int64)
+    gt_c = np.asarray(gt_c, np.int64)
+    pred_c = np.asarray(pred_c, np.int64)
     fn = gt_c - tp
     fp = pred_c - tp
     iou = _div(tp, tp + fp + fn)
@@ -380,7 +435,7 @@ def scores_from_confusion(cm: np.ndarray, void: np.ndarray | None = None) -> dic
             "mIoU": _nanmean(iou), "mAcc": _nanmean(acc), "aAcc": aacc, "fwIoU": fw, "mDice": _nanmean(dice)}
 
 
-def category_scores(cm: np.ndarray, void: np.ndarray | None, class_category: Sequence[int],
+def category_scores(cm, void: np.ndarray | None, class_category: Sequence[int],
                     num_categories: int) -> np.ndarray:
     """Category-level IoU (Cityscapes' 7 categories) from the class confusion matrix.
 
@@ -391,7 +446,7 @@ def category_scores(cm: np.ndarray, void: np.ndarray | None, class_category: Seq
 
     Parameters
     ----------
-    cm : ndarray (C, C)
+    cm : ndarray (C, C), or KeyedConfusion
     void : ndarray (C,) or None
     class_category : sequence of int, length C
         Category index of each class (``-1`` = none).
@@ -401,19 +456,20 @@ def category_scores(cm: np.ndarray, void: np.ndarray | None, class_category: Seq
     -------
     ndarray of float64, shape (num_categories,)
     """
-    cm = np.asarray(cm, np.int64)
-    C = cm.shape[0]
+    keyed = isinstance(cm, KeyedConfusion)
+    cm = cm if keyed else np.asarray(cm, np.int64)
+    C = cm.num_classes if keyed else cm.shape[0]
     void = np.zeros(C, np.int64) if void is None else np.asarray(void, np.int64)
     cat = np.asarray(class_category, np.int64)
     out = np.full(num_categories, np.nan)
-    rows = cm.sum(1) + void
+    rows = (cm.row_sums() if keyed else cm.sum(1)) + void
     for k in range(num_categories):
         s = cat == k
         if not s.any():
             continue
-        tp = int(cm[np.ix_(s, s)].sum())
+        tp = cm.block_sum(s, s) if keyed else int(cm[np.ix_(s, s)].sum())
         fn = int(rows[s].sum()) - tp
-        fp = int(cm[np.ix_(~s, s)].sum())
+        fp = cm.block_sum(~s, s) if keyed else int(cm[np.ix_(~s, s)].sum())
         den = tp + fp + fn
         out[k] = tp / den if den else np.nan
     return out
@@ -615,7 +671,7 @@ def _apply_checked(a: np.ndarray, lut, what: str) -> np.ndarray:
     return out
 
 
-def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
+def instance_iou(records: np.ndarray, cm, void: np.ndarray | None,
                  avg_size: Sequence[float], class_category: Sequence[int] | None = None,
                  num_categories: int = 0, instance_categories: Sequence[int] = (),
                  category_void_fp: Sequence[int] | None = None) -> dict:
@@ -632,7 +688,7 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
     ----------
     records : ndarray (N, 4)
         From :func:`instance_records` (any number of images, concatenated).
-    cm, void : confusion matrix and void vector of the same images
+    cm, void : confusion matrix (ndarray (C, C) or KeyedConfusion) and void vector of the same images
     avg_size : sequence of float, length C
         Average instance size per train id (NaN for classes without iIoU).
     class_category : sequence of int, optional
@@ -648,12 +704,16 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
     dict
         ``iIoU`` (ndarray (C,)), ``iIoU_category`` (ndarray (num_categories,)).
     """
-    cm = np.asarray(cm, np.int64)
-    C = cm.shape[0]
+    keyed = isinstance(cm, KeyedConfusion)
+    cm = cm if keyed else np.asarray(cm, np.int64)
+    C = cm.num_classes if keyed else cm.shape[0]
     rec = np.asarray(records, np.int64).reshape(-1, 4)
     avg = np.asarray(avg_size, np.float64)
-    pred_c = cm.sum(0)
-    fp = pred_c - np.diagonal(cm)
+    if keyed:
+        fp = cm.col_sums() - cm.diagonal()
+    else:
+        pred_c = cm.sum(0)
+        fp = pred_c - np.diagonal(cm)
     out = np.full(C, np.nan)
     for c in range(C):
         if not np.isfinite(avg[c]):
@@ -669,7 +729,7 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
         cc = np.asarray(class_category, np.int64)
         for k in instance_categories:
             s = cc == k
-            fpk = int(cm[np.ix_(~s, s)].sum())
+            fpk = cm.block_sum(~s, s) if keyed else int(cm[np.ix_(~s, s)].sum())
             if category_void_fp is not None:
                 fpk += int(category_void_fp[k])
             terms_tp, terms_fn = [], []
@@ -685,3 +745,321 @@ def instance_iou(records: np.ndarray, cm: np.ndarray, void: np.ndarray | None,
             den = itp + ifn + float(fpk)
             cats[k] = itp / den if den != 0 else np.nan
     return {"iIoU": out, "iIoU_category": cats}
+
+
+# --------------------------------------------------------------------------- keyed (sparse) counts
+def use_keyed(num_classes: int) -> bool:
+    """True when a dense ``(C, C)`` int64 matrix would exceed :data:`SPARSE_MATRIX_BYTES`.
+
+    >>> use_keyed(19), use_keyed(65535)
+    (False, True)
+    """
+    C = int(num_classes)
+    return C * C * 8 > SPARSE_MATRIX_BYTES
+
+
+class KeyedConfusion:
+    """A confusion matrix kept as its non-zero cells: ``O(nnz)`` memory for any ``C ≤ 65535``.
+
+    Cell ``(i, j)`` (GT class ``i`` predicted as ``j``) has the key ``i * C + j``; ``keys`` are the
+    sorted distinct keys of the non-zero cells (int64) and ``counts`` their pixel counts (int64, > 0).
+    This canonical form depends only on the counted pixels, never on how they were split into images
+    or shards, so merged states are identical arrays.
+
+    Parameters
+    ----------
+    keys : ndarray of int64, shape (nnz,)
+        Strictly increasing, in ``0..C²-1``.
+    counts : ndarray of int64, shape (nnz,)
+    num_classes : int
+        ``C``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = KeyedConfusion.from_dense(np.array([[3, 1], [0, 2]]))
+    >>> k.keys.tolist(), k.counts.tolist()
+    ([0, 1, 3], [3, 1, 2])
+    >>> k.row_sums().tolist(), k.col_sums().tolist(), k.diagonal().tolist()
+    ([4, 2], [3, 3], [3, 2])
+    >>> (k + k).to_dense().tolist()
+    [[6, 2], [0, 4]]
+    """
+
+    __slots__ = ("keys", "counts", "num_classes")
+
+    def __init__(self, keys, counts, num_classes: int):
+        self.keys = np.asarray(keys, np.int64).ravel()
+        self.counts = np.asarray(counts, np.int64).ravel()
+        self.num_classes = int(num_classes)
+        if self.keys.shape != self.counts.shape:
+            raise ValueError(f"keys and counts differ in length: {self.keys.size} vs {self.counts.size}")
+
+    @classmethod
+    def empty(cls, num_classes: int) -> "KeyedConfusion":
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), num_classes)
+
+    @classmethod
+    def from_dense(cls, cm: np.ndarray) -> "KeyedConfusion":
+        """The non-zero cells of a dense ``(C, C)`` matrix."""
+        cm = np.asarray(cm, np.int64)
+        flat = cm.ravel()
+        keys = np.flatnonzero(flat).astype(np.int64)
+        return cls(keys, flat[keys], cm.shape[0])
+
+    def to_dense(self) -> np.ndarray:
+        """The ``(C, C)`` int64 matrix (only sensible for small ``C``)."""
+        C = self.num_classes
+        out = np.zeros(C * C, np.int64)
+        out[self.keys] = self.counts
+        return out.reshape(C, C)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.keys.size)
+
+    def rows_cols(self) -> tuple[np.ndarray, np.ndarray]:
+        """GT class and predicted class of every stored cell."""
+        r = self.keys // self.num_classes
+        return r, self.keys - r * self.num_classes
+
+    def diagonal(self) -> np.ndarray:
+        """``tp``: ndarray (C,) int64."""
+        r, c = self.rows_cols()
+        out = np.zeros(self.num_classes, np.int64)
+        d = r == c
+        out[r[d]] = self.counts[d]
+        return out
+
+    def row_sums(self) -> np.ndarray:
+        """``Σ_j cm[i, j]``: ndarray (C,) int64 (exact integer sums)."""
+        r, _ = self.rows_cols()
+        out = np.zeros(self.num_classes, np.int64)
+        np.add.at(out, r, self.counts)
+        return out
+
+    def col_sums(self) -> np.ndarray:
+        """``Σ_i cm[i, j]``: ndarray (C,) int64."""
+        _, c = self.rows_cols()
+        out = np.zeros(self.num_classes, np.int64)
+        np.add.at(out, c, self.counts)
+        return out
+
+    def block_sum(self, row_mask: np.ndarray, col_mask: np.ndarray) -> int:
+        """``cm[np.ix_(row_mask, col_mask)].sum()`` for boolean masks of length C."""
+        r, c = self.rows_cols()
+        sel = np.asarray(row_mask, bool)[r] & np.asarray(col_mask, bool)[c]
+        return int(self.counts[sel].sum())
+
+    def top_pairs(self, k: int, off_diagonal: bool = True) -> list[tuple[int, int, int]]:
+        """The ``k`` largest cells ``(gt, pred, count)``, largest first (ties: smaller key first)."""
+        r, c = self.rows_cols()
+        sel = r != c if off_diagonal else np.ones(r.size, bool)
+        idx = np.flatnonzero(sel)
+        order = idx[np.lexsort((self.keys[idx], -self.counts[idx]))][: max(0, int(k))]
+        return [(int(r[i]), int(c[i]), int(self.counts[i])) for i in order]
+
+    def __add__(self, other: "KeyedConfusion") -> "KeyedConfusion":
+        return merge_keyed([self, other])
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, KeyedConfusion) and self.num_classes == other.num_classes
+                and np.array_equal(self.keys, other.keys) and np.array_equal(self.counts, other.counts))
+
+    def __repr__(self) -> str:
+        return f"KeyedConfusion({self.num_classes} classes, {self.nnz} non-zero cells, {int(self.counts.sum())} px)"
+
+
+def _reduce_sorted(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the counts of equal keys (int64, exact); ``keys`` must be sorted."""
+    if keys.size == 0:
+        return keys.astype(np.int64), counts.astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts].astype(np.int64), np.add.reduceat(counts.astype(np.int64, copy=False), starts)
+
+
+def merge_keyed(parts: Sequence[KeyedConfusion], num_classes: int | None = None) -> KeyedConfusion:
+    """Sum of keyed confusion matrices (equal keys add), in canonical form.
+
+    The result is the same arrays whatever the order or grouping of ``parts`` (integer addition).
+
+    Parameters
+    ----------
+    parts : sequence of KeyedConfusion
+        All with the same ``num_classes``.
+    num_classes : int, optional
+        Needed when ``parts`` is empty.
+
+    Returns
+    -------
+    KeyedConfusion
+
+    Examples
+    --------
+    >>> a = KeyedConfusion([0, 5], [2, 1], 3)
+    >>> b = KeyedConfusion([5, 8], [4, 1], 3)
+    >>> m = merge_keyed([a, b])
+    >>> m.keys.tolist(), m.counts.tolist()
+    ([0, 5, 8], [2, 5, 1])
+    """
+    parts = [p for p in parts]
+    if not parts:
+        if num_classes is None:
+            raise ValueError("merge_keyed of nothing needs num_classes")
+        return KeyedConfusion.empty(num_classes)
+    C = parts[0].num_classes
+    if any(p.num_classes != C for p in parts):
+        raise ValueError("cannot merge keyed confusion matrices with different numbers of classes")
+    parts = [p for p in parts if p.nnz]
+    if not parts:
+        return KeyedConfusion.empty(C)
+    if len(parts) == 1:
+        return KeyedConfusion(parts[0].keys.copy(), parts[0].counts.copy(), C)
+    keys = np.concatenate([p.keys for p in parts])
+    counts = np.concatenate([p.counts for p in parts])
+    order = np.argsort(keys, kind="stable")
+    k, c = _reduce_sorted(keys[order], counts[order])
+    return KeyedConfusion(k, c, C)
+
+
+def _weighted_unique(key: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and their (weighted) int64 counts."""
+    if w is None:
+        u, c = np.unique(key, return_counts=True)
+        return u.astype(np.int64), c.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    return _reduce_sorted(key[order], w[order])
+
+
+def _bad_values_w(what: str, vals: np.ndarray, w: np.ndarray | None, C: int, ig: int) -> str:
+    u, c = _weighted_unique(vals.astype(np.int64), w)
+    listed = ", ".join(f"{int(a)} ({int(b)} px)" for a, b in zip(u[:10], c[:10]))
+    if u.size > 10:
+        listed += f", +{u.size - 10} more"
+    return f"{what} has values outside 0..{C - 1} (ignore {ig}): {listed}"
+
+
+def keyed_confusion(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_index: int = 255,
+                    void_values: Sequence[int] = (), split_void: bool = False):
+    """Confusion counts of one pair (or a batch) of label maps as a :class:`KeyedConfusion`.
+
+    Same conventions as :func:`confusion_matrix` (GT ``ignore_index`` not scored; prediction
+    ``ignore_index`` or one of ``void_values`` = void, counted per GT class), for any
+    ``C ≤ 65535`` in ``O(nnz)`` memory: the pair keys ``gt * C + pred`` (below 2**32 for
+    ``C ≤ 65535``) of the pixels — of their runs, when run-length encoding makes the arrays at least
+    3× shorter — are sorted and equal keys counted (``O(n log n)``).
+
+    Parameters
+    ----------
+    gt, pred : ndarray of int, same shape
+        Train ids ``0..C-1`` or ``ignore_index`` (predictions may also hold ``void_values``).
+    num_classes : int
+        ``C``, 1..65535.
+    ignore_index : int, default 255
+        Must not be a class id (use 65535 for more than 255 classes).
+    void_values : sequence of int, optional
+    split_void : bool, default False
+        Void counts per void value: shape ``(C, 1 + len(void_values))`` (column 0 = ``ignore_index``).
+
+    Returns
+    -------
+    cm : KeyedConfusion
+    void : ndarray of int64, shape (C,) or (C, 1 + len(void_values))
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, non-integer maps, or values outside ``0..C-1`` (lists values and pixel counts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.array([60000, 60000, 7, 65535], np.uint16)
+    >>> pr = np.array([60000, 7, 65535, 3], np.uint16)
+    >>> cm, void = keyed_confusion(gt, pr, 65535, ignore_index=65535)
+    >>> cm.top_pairs(5, off_diagonal=False), int(void[7])
+    ([(60000, 7, 1), (60000, 60000, 1)], 1)
+    """
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
+    C = int(num_classes)
+    if not 1 <= C <= 65535:
+        raise ValueError(f"num_classes must be in 1..65535, got {C}")
+    if gt.dtype.kind not in "iub" or pred.dtype.kind not in "iub":
+        raise ValueError(f"label maps must be integer arrays, got {gt.dtype} and {pred.dtype}")
+    ig = int(ignore_index)
+    if 0 <= ig < C:
+        raise ValueError(f"ignore_index {ig} is also a class id (0..{C - 1}); use an ignore index >= C "
+                         f"(e.g. 65535 for more than 255 classes)")
+    vv = sorted({int(v) for v in void_values if int(v) != ig and not 0 <= int(v) < C})
+    vcols = np.zeros((C, 1 + len(vv)), np.int64)
+    g, p = gt.ravel(), pred.ravel()
+    starts, lens = _runs(g, p)
+    w = None
+    if starts is not None:
+        g, p, w = g[starts], p[starts], lens.astype(np.int64)
+    valid = g != ig
+    if not valid.all():
+        g, p = g[valid], p[valid]
+        w = None if w is None else w[valid]
+    if g.size:
+        bad_g = (g < 0) | (g >= C)
+        if bad_g.any():
+            raise ValueError(_bad_values_w("gt", g[bad_g], None if w is None else w[bad_g], C, ig))
+        isvoid = (p == ig) | np.isin(p, vv) if vv else p == ig
+        bad_p = ((p < 0) | (p >= C)) & ~isvoid
+        if bad_p.any():
+            raise ValueError(_bad_values_w("pred", p[bad_p], None if w is None else w[bad_p], C, ig))
+        if isvoid.any():
+            gv, pv = g[isvoid], p[isvoid]
+            wv = None if w is None else w[isvoid]
+            for i, v in enumerate([ig] + vv):
+                sel = pv == v
+                if sel.any():
+                    cnt = np.bincount(gv[sel].astype(np.intp), weights=None if wv is None else wv[sel], minlength=C)
+                    vcols[:, i] = np.rint(cnt).astype(np.int64) if wv is not None else cnt
+            keep = ~isvoid
+            g, p = g[keep], p[keep]
+            w = None if w is None else w[keep]
+    kt = np.uint32 if C * C <= (1 << 32) else np.int64
+    key = g.astype(kt) * kt(C)
+    key += p.astype(kt, copy=False)
+    keys, counts = _weighted_unique(key, w)
+    cm = KeyedConfusion(keys, counts, C)
+    return cm, (vcols if split_void else vcols.sum(1))
+
+
+def keyed_confusion_and_instances(gt: np.ndarray, pred: np.ndarray, instance_ids: np.ndarray | None,
+                                  num_classes: int, ignore_index: int, class_lut: np.ndarray | None = None,
+                                  class_category=None, void_values: Sequence[int] = (),
+                                  void_category: Mapping[int, int] | None = None, min_id: int = INSTANCE_MIN_ID,
+                                  gt_lut: np.ndarray | None = None, pred_lut: np.ndarray | None = None):
+    """:func:`confusion_and_instances` with a :class:`KeyedConfusion` instead of the dense matrix.
+
+    Stored values with ``gt_lut`` / ``pred_lut`` are mapped to train ids per pixel first (``-1`` in
+    a table = value not allowed).
+
+    Returns
+    -------
+    cm : KeyedConfusion
+    void : ndarray (C, 1 + len(void_values)) int64
+    records : ndarray (N, 4) int64, or None
+    """
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    inst = None if instance_ids is None else np.asarray(instance_ids)
+    if gt.shape != pred.shape:
+        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
+    if inst is not None and inst.shape != gt.shape:
+        raise ValueError(f"instance_ids and gt shapes differ: {inst.shape} vs {gt.shape}")
+    if gt_lut is not None:
+        gt = _apply_checked(gt, gt_lut, "gt")
+    if pred_lut is not None:
+        pred = _apply_checked(pred, pred_lut, "pred")
+    cm, void = keyed_confusion(gt, pred, num_classes, ignore_index, void_values, split_void=True)
+    rec = None
+    if inst is not None:
+        rec = instance_records(pred, inst, class_lut, class_category, ignore_index, min_id, void_category)
+    return cm, void, rec
