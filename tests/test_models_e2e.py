@@ -193,3 +193,30 @@ def test_on_the_fly_model_source_equals_written_predictions(tmp_path):
     key = next(iter(file_rec["metrics"]))
     assert rec.to_dict()["metrics"][key]["values"] == file_rec["metrics"][key]["values"]
     assert rec.model["weights_sha256"] == file_rec["model"]["weights_sha256"]
+
+
+def test_cityscapes_panoptic_mask2former_then_eval(tmp_path):
+    pytest.importorskip("transformers")
+    ds_cls = get_dataset_class("cityscapes-panoptic")
+    root = ds_cls.make_fake(tmp_path / "csp", num_samples=2, size=(32, 64))
+    ds = ds_cls(root)
+    ls = ds.label_space()
+    from pathlib import Path
+
+    from PIL import Image
+    for sid in ds.sample_ids():  # the fake twin has no input images: write some where the adapter looks
+        img_path = Path(ds.load(sid).image)
+        img_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(fx.rand_image(32, 64, seed=len(sid))).save(img_path)
+    torch.manual_seed(0)
+    model, proc = fx.tiny_mask2former({i: c.name for i, c in enumerate(reversed(ls.eval_classes))})
+    fx.hf_save(model, proc, tmp_path / "m2f")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "hf-mask2former-panoptic", "--weights", tmp_path / "m2f", "--dataset",
+                 "cityscapes-panoptic", "--gt", root, "--out", out, "--model-option", "threshold=0.0",
+                 "--model-option", "mask_threshold=0.0", "--model-option", "overlap_mask_area_threshold=0.0"]) == 0
+    pj = json.loads((out / "panoptic.json").read_text())
+    cats = {c.id for c in ls.eval_classes}
+    assert all(s["category_id"] in cats for a in pj["annotations"] for s in a["segments_info"])
+    rec = _eval(out / "panoptic.json", "cityscapes-panoptic", root, tmp_path / "rec.json")
+    assert 0.0 <= next(iter(rec["metrics"].values()))["values"]["PQ"] <= 1.0

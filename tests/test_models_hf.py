@@ -226,3 +226,12 @@ def test_resize_option_mmseg_keep_ratio(tmp_path):
     assert w.describe()["settings"]["preprocess"]["resize"] == "96x48"
     with pytest.raises(UsageError, match="resize"):
         get_model("hf-segformer", resize="big")
+
+
+@pytest.mark.parametrize("h,w,keep,mult", [(300, 500, True, 32), (500, 300, True, 14), (384, 384, False, 1),
+                                           (123, 457, True, 1), (123, 457, False, 32)])
+def test_dpt_resize_size_equals_transformers(h, w, keep, mult):
+    from transformers.models.dpt.image_processing_dpt import get_resize_output_image_size
+    from segbench.models.hf import dpt_resize_size
+    ref = get_resize_output_image_size(torch.zeros(3, h, w), (384, 384), keep, mult)
+    assert dpt_resize_size(h, w, (384, 384), keep, mult) == (ref.height, ref.width)

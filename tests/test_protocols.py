@@ -6,6 +6,7 @@ the SPNet / ZS3Net ``fast_hist`` mIoU, RITM ``isegm/inference/utils.py`` + ``cli
 synthetic data, on hand-computed toys, and for shard-merge equality.
 """
 
+import json
 import math
 
 import numpy as np
@@ -59,6 +60,7 @@ def merged_equals_one_pass(metric, pairs, k=3):
         merged += m
     a, b = one.compute(), merged.compute()
     assert a.to_dict() == b.to_dict()  # bit for bit (integer states, sorted keyed maps)
+    json.dumps(a.to_dict(), allow_nan=False)  # serialisable into a RunRecord
     # and through state_dict / from_state
     c = type(metric).from_state(merged.state_dict(), metric.label_space, **metric.options).compute()
     assert c.to_dict() == a.to_dict()
@@ -176,7 +178,16 @@ def test_referring_soft_errors_and_bootstrap():
 
 
 # ================================================================== few-shot (HSNet)
-torch = pytest.importorskip("torch")
+# torch / cv2 are imported by the tests that need them (references only), so that a missing one
+# skips those tests and never the whole module
+torch = None
+cv2 = None
+
+
+def _need(name):
+    mod = pytest.importorskip(name)
+    globals()[name] = mod
+    return mod
 
 
 class HSNetAverageMeter:
@@ -246,6 +257,7 @@ def fewshot_episodes(seed, n=36, C=5, shape=(15, 19)):
 
 @pytest.mark.parametrize("seed", [0, 4])
 def test_fewshot_hsnet_parity_and_merge(seed):
+    _need("torch")
     C = 5
     ls = LabelSpace.from_names([f"c{i}" for i in range(C)])
     eps = fewshot_episodes(seed, C=C)
@@ -295,6 +307,10 @@ def test_fewshot_toy_and_errors():
         m.update(SemanticPrediction(p), Sample("x", None, SemanticMask(g * 3), {"class_id": 0}))
     with pytest.raises(UsageError):
         FewShotIoU(ls, classes=["zebra"])
+    mb = FewShotIoU(ls, binarize=True)
+    full = np.array([[1, 1, 0], [0, 255, 0]], np.uint8)  # train ids: class 1 = "b"
+    mb.update(SemanticPrediction(p), Sample("e", None, SemanticMask(full), {"class_id": 1}))
+    assert mb.compute().values == r.values
     m1 = FewShotIoU(ls, class_id=0)
     m1.update(SoftPrediction(np.where(g == 1, 0.9, 0.2)), Sample("y", None, SemanticMask(g)))
     assert m1.compute().values["mIoU"] == pytest.approx(0.5)  # class a IoU 1, class b unsampled 0
@@ -372,7 +388,6 @@ def test_zeroshot_toy_and_errors():
 
 
 # ================================================================== interactive (RITM)
-cv2 = pytest.importorskip("cv2")
 
 
 def ritm_get_iou(gt_mask, pred_mask, ignore_label=-1):
@@ -444,6 +459,7 @@ def cv2_dt(m):
 
 def test_edt_matches_opencv_precise():
     """Exact EDT = OpenCV's DIST_L2 precise up to one float32 ulp (OpenCV rounds sqrt position-dependently)."""
+    _need("cv2")
     rng = np.random.default_rng(0)
     for _ in range(20):
         m = blob(rng, (int(rng.integers(5, 60)), int(rng.integers(5, 60))), 3)
@@ -469,6 +485,7 @@ def toy_model(gt, rng):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_click_simulator_matches_ritm(seed):
+    _need("cv2")
     rng = np.random.default_rng(seed)
     for _ in range(6):
         shape = (int(rng.integers(12, 40)), int(rng.integers(12, 40)))
@@ -571,3 +588,36 @@ def test_registry_keys():
     assert get_metric("fewshot", ls).summary_keys == ("mIoU", "FB_IoU")
     assert get_metric("zeroshot", ls, unseen=["c"]).summary_keys == ("mIoU_seen", "mIoU_unseen", "hIoU", "mIoU")
     assert get_metric("interactive").summary_keys == ("NoC@85", "NoC@90", "NoF@85", "NoF@90")
+
+
+# ================================================================== through the engine (chunks merged)
+class _ListSource:
+    def __init__(self, pairs):
+        self.pairs = {s.sample_id: (p, s) for p, s in pairs}
+
+    def sample_ids(self):
+        return list(self.pairs)
+
+    def load(self, sid_or_sample):
+        if isinstance(sid_or_sample, str):
+            return self.pairs[sid_or_sample][1]
+        return self.pairs[sid_or_sample.sample_id][0]
+
+    def available(self):
+        return None
+
+
+def test_engine_chunks_equal_one_pass():
+    from segbench.engine import evaluate_samples
+
+    ls = LabelSpace.from_names([f"c{i}" for i in range(5)])
+    eps = fewshot_episodes(7, n=12)
+    fs_pairs = [(SemanticPrediction(pr), Sample(f"ep{i:02d}", None, SemanticMask(gt), {"class_id": c}))
+                for i, (c, gt, pr, _, _) in enumerate(eps)]
+    for metric, pairs in [(ReferringIoU(), referring_pairs(2, n=14)), (FewShotIoU(ls), fs_pairs)]:
+        src = _ListSource(pairs)
+        out = evaluate_samples(src, src, [metric], chunk_size=4)
+        one = metric.fresh()
+        for p, s in pairs:
+            one.update(p, s)
+        assert out.results[metric.key].to_dict() == one.compute().to_dict()

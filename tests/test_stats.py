@@ -269,3 +269,66 @@ def test_bootstrap_protocol_metrics_parity():
     lo, hi, _ = ref_bootstrap(lambda idx: nocs[idx].mean(), 12, 50, 1)
     assert abs(ci2["NoC@85"]["low"] - lo) < 1e-9 and abs(ci2["NoC@85"]["high"] - hi) < 1e-9
     assert ci2["NoC@85"]["estimate"] == pytest.approx(nocs.mean())
+
+
+def test_ci_per_sample_matches_reference():
+    from segbench.metrics.stats import ci_per_sample
+
+    rng = np.random.default_rng(6)
+    I = rng.integers(0, 40, 18)
+    U = I + rng.integers(0, 20, 18)
+    U[0] = 0
+    ps = {f"x{i:02d}": {"I": int(I[i]), "U": int(U[i]), "IoU": (I[i] / U[i]) if U[i] else None} for i in range(18)}
+    r = ci_per_sample(ps, "oIoU", ratio_of=("I", "U"), n_resamples=90, seed=4)
+    lo, hi, _ = ref_bootstrap(lambda idx: I[idx].sum() / U[idx].sum(), 18, 90, 4)
+    assert abs(r["low"] - lo) < 1e-9 and abs(r["high"] - hi) < 1e-9 and r["n_samples"] == 18
+    r2 = ci_per_sample(ps, "IoU", n_resamples=90, seed=4)
+    v = np.array([np.nan] + [I[i] / U[i] for i in range(1, 18)])
+    lo2, hi2, _ = ref_bootstrap(lambda idx: np.nan if np.isnan(v[idx]).all() else np.nanmean(v[idx]), 18, 90, 4)
+    assert abs(r2["low"] - lo2) < 1e-9 and abs(r2["high"] - hi2) < 1e-9 and r2["n_samples"] == 17
+
+
+def test_dict_valued_statistic():
+    C = 3
+    ca, cb = cms_of(make_pairs(9, n=10, C=C), C), cms_of(make_pairs(10, n=10, C=C, noise=0.5), C)
+
+    def stat(c):
+        return {"mIoU": miou_of_cm(c), "aAcc": float(np.trace(c) / c.sum())}
+
+    r = bootstrap_ci(ca, stat, n_resamples=70, seed=2, return_replicates=True)
+    assert set(r) == {"mIoU", "aAcc"}
+    lo, hi, reps = ref_bootstrap(lambda idx: np.trace(ca[idx].sum(0)) / ca[idx].sum(), 10, 70, 2)
+    assert abs(r["aAcc"]["low"] - lo) < 1e-9 and np.allclose(r["aAcc"]["replicates"], reps, atol=1e-12)
+    p = paired_bootstrap(ca, cb, stat, n_resamples=40, seed=1)
+    assert p["aAcc"]["estimate"] == pytest.approx(np.trace(ca.sum(0)) / ca.sum() - np.trace(cb.sum(0)) / cb.sum())
+    t = permutation_test(ca, cb, stat, n_permutations=40, seed=1)
+    assert set(t) == {"mIoU", "aAcc"} and 0 < t["mIoU"]["p_value"] <= 1
+
+
+def test_compare_records_per_sample():
+    from segbench.metrics.referring import ReferringIoU
+    from segbench.metrics.stats import compare_records_per_sample
+    from segbench.results import RunRecord
+    from segbench.types import ReferringTarget
+
+    rng = np.random.default_rng(0)
+    ma, mb = ReferringIoU(), ReferringIoU()
+    for i in range(15):
+        g = rng.random((8, 8)) < 0.4
+        pa = g ^ (rng.random((8, 8)) < 0.1)
+        pb = g ^ (rng.random((8, 8)) < 0.3)
+        s = Sample(f"e{i:02d}", None, ReferringTarget("t", g))
+        ma.update(SemanticPrediction(pa.astype(np.uint8)), s)
+        mb.update(SemanticPrediction(pb.astype(np.uint8)), s)
+
+    def rec(m):
+        return RunRecord(dataset="toy@1", split="val", task="referring", model={"name": "m"}, predictions={},
+                         metrics={m.key: m.compute().to_dict()})
+
+    rows = compare_records_per_sample(rec(mb), rec(ma), n_resamples=100, n_permutations=100)
+    by = {r["field"]: r for r in rows}
+    assert set(by) == {"IoU", "oIoU"} and all(r["metric"] == "referring" for r in rows)
+    va, vb = ma.compute().values, mb.compute().values
+    assert by["oIoU"]["delta"] == pytest.approx(va["oIoU"] - vb["oIoU"], abs=1e-12)
+    assert by["IoU"]["delta"] == pytest.approx(va["mIoU"] - vb["mIoU"], abs=1e-12)
+    assert by["oIoU"]["delta"] > 0 and by["oIoU"]["p_permutation"] < 0.05

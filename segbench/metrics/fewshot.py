@@ -46,6 +46,9 @@ class FewShotIoU(Metric):
     class_id : int, optional
         Class of every episode when samples carry no ``class_id`` / ``class_name`` meta (1-way runs of
         a single class).
+    binarize : bool, default False
+        The query masks are full label maps of train ids: the episode's query mask is
+        ``mask == class`` (``ignore_index`` kept).
 
     Examples
     --------
@@ -82,6 +85,7 @@ class FewShotIoU(Metric):
         self.ignore_index = int(options.get("ignore_index", ls.ignore_index))
         self.threshold = float(options.get("threshold", 0.5))
         self.default_class = options.get("class_id")
+        self.binarize = bool(options.get("binarize", False))
         cls = options.get("classes")
         self.fold = [self._class_index(c) for c in cls] if cls else list(range(self.num_classes))
         self._reset()
@@ -121,6 +125,8 @@ class FewShotIoU(Metric):
         except UsageError as e:
             raise BadInputError(f"episode {sample.sample_id}: {e.message}") from None
         gt = np.asarray(getattr(sample.target, "mask", sample.target))
+        if self.binarize:
+            gt = np.where(gt == self.ignore_index, self.ignore_index, gt == c).astype(np.int64)
         if isinstance(prediction, SoftPrediction):
             pm = np.asarray(prediction.prob) > self.threshold
         else:
@@ -129,7 +135,8 @@ class FewShotIoU(Metric):
             i, u = episode_inter_union(pm, gt, self.ignore_index)
         except ValueError as e:
             raise BadInputError(f"episode {sample.sample_id}: {e}; expected a binary query mask of the "
-                                f"episode's class (0 / 1 / {self.ignore_index})") from None
+                                f"episode's class (0 / 1 / {self.ignore_index}), or pass binarize=true for "
+                                f"label maps of train ids") from None
         self.inter[:, c] += i
         self.union[:, c] += u
         self.episodes[c] += 1

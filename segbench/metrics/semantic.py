@@ -4,9 +4,10 @@ One int64 confusion matrix per run (plus the void-prediction vector) is the whol
 merged then computed equal one pass, bit for bit. For many classes (a dense matrix above
 :data:`~segbench.metrics.functional.semantic.SPARSE_MATRIX_BYTES`, i.e. more than about 2,900 classes,
 up to 65535) the matrix is kept as keyed counts
-(:class:`~segbench.metrics.functional.semantic.KeyedConfusion`) with the same numbers. With Cityscapes-style instance ids in the targets
-and the classes' average instance sizes as an option, the same metric also computes Cityscapes' iIoU;
-with categories in the label space it computes the category-level IoU (and iIoU).
+(:class:`~segbench.metrics.functional.semantic.KeyedConfusion`), with the same numbers. With
+Cityscapes-style instance ids in the targets and the classes' average instance sizes as an option, the
+same metric also computes Cityscapes' iIoU; with categories in the label space it computes the
+category-level IoU (and iIoU).
 """
 
 from __future__ import annotations
@@ -312,8 +313,9 @@ class MeanIoU(Metric):
         per_class = {n: {"IoU": float(s["IoU"][i]), "Acc": float(s["Acc"][i]), "Dice": float(s["Dice"][i]),
                          "precision": float(s["precision"][i]), "recall": float(s["recall"][i])}
                      for i, n in enumerate(names)}
-        if not self.keyed and self.num_classes <= CONFUSION_ARTIFACT_MAX_CLASSES:
-            artifacts: dict = {"confusion_matrix": cmat.tolist(), "void": self.void.tolist(),
+        if self.num_classes <= CONFUSION_ARTIFACT_MAX_CLASSES:
+            dense = cmat.to_dense() if self.keyed else cmat
+            artifacts: dict = {"confusion_matrix": dense.tolist(), "void": self.void.tolist(),
                                "class_names": list(names), "num_samples": self.num_samples}
         else:
             kc = cmat if self.keyed else KeyedConfusion.from_dense(cmat)

@@ -32,6 +32,13 @@ per-expression ``I`` and ``U``)::
                            rec_b.metrics["referring@1"]["per_sample"], "IoU", n_resamples=1000, seed=0)
     r["delta"], r["low"], r["high"], r["p_value"], r["p_permutation"]
 
+A single run's interval from its record: :func:`ci_per_sample` (same arguments, one ``per_sample``).
+Every metric and per-sample field of two records at once (one call for ``segbench compare``)::
+
+    from segbench.metrics.stats import compare_records_per_sample
+    for row in compare_records_per_sample(base_record, new_record, n_resamples=1000, seed=0):
+        row["metric"], row["field"], row["delta"], row["low"], row["high"], row["p_value"], row["p_permutation"]
+
 With the predictions at hand (dataset-level statistics such as mIoU from resampled confusion matrices),
 collect per-sample states with :func:`sample_states` and call :func:`bootstrap_metric` /
 :func:`paired_bootstrap_metric` / :func:`permutation_test_metric`. The array-level functions
@@ -61,7 +68,7 @@ Efron & Tibshirani 1993 (percentile bootstrap); Koehn, EMNLP 2004 (paired bootst
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -69,7 +76,8 @@ from .functional.stats import (_BLOCK, _summary, bootstrap_ci, paired_bootstrap,
                                ratio_statistic, resample_counts)
 
 __all__ = ["sample_states", "bootstrap_metric", "paired_bootstrap_metric", "permutation_test_metric",
-           "align_per_sample", "compare_per_sample", "combine_states",
+           "align_per_sample", "compare_per_sample", "ci_per_sample", "compare_records_per_sample",
+           "combine_states",
            "bootstrap_ci", "paired_bootstrap", "permutation_test"]
 
 DEFAULT_CONCAT_KEYS = ("instances",)
@@ -123,6 +131,9 @@ class _Plan:
             return
         if all(isinstance(v, (list, tuple)) for v in vals):
             self.kind, self.vals = "list", [list(v) for v in vals]
+            return
+        if all(isinstance(v, (bool, str, type(None))) for v in vals) and all(v == v0 for v in vals):
+            self.kind, self.v0 = "const", v0  # flags and names, not counts
             return
         if all(isinstance(v, np.ndarray) or _is_num(v) for v in vals):
             arrs = [np.asarray(v) for v in vals]
@@ -388,3 +399,109 @@ def compare_per_sample(per_sample_a: Mapping, per_sample_b: Mapping, field: str,
     return {"delta": pb["estimate"], "low": pb["low"], "high": pb["high"], "p_value": pb["p_value"],
             "p_permutation": pt["p_value"], "estimate_a": pb["estimate_a"], "estimate_b": pb["estimate_b"],
             "n_samples": int(ok.sum()), "confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+
+
+def ci_per_sample(per_sample: Mapping, field: str, *, ratio_of: tuple | None = None, n_resamples: int = 1000,
+                  confidence: float = 0.95, seed: int | None = 0) -> dict:
+    """Percentile bootstrap interval of one RunRecord's per-sample results (reports, leaderboards).
+
+    The statistic is the NaN-aware mean of ``field`` over the samples, or with ``ratio_of=(num, den)``
+    ``Σ num / Σ den`` over the samples having both.
+
+    Returns
+    -------
+    dict
+        ``estimate, low, high, std_error, confidence, n_resamples, n_nan, seed, n_samples``.
+
+    Examples
+    --------
+    >>> ps = {f"e{i}": {"I": i, "U": 10} for i in range(1, 9)}
+    >>> r = ci_per_sample(ps, "oIoU", ratio_of=("I", "U"), n_resamples=100)
+    >>> r["estimate"], r["n_samples"], r["low"] < r["estimate"] < r["high"]
+    (0.45, 8, True)
+    """
+    ids = sorted(per_sample)
+    if not ids:
+        raise ValueError("no per-sample results to bootstrap")
+    fields = list(ratio_of) if ratio_of else [field]
+    cols = {f: np.array([np.nan if (per_sample[i] or {}).get(f) is None else float(per_sample[i][f]) for i in ids])
+            for f in fields}
+    if ratio_of:
+        ok = np.ones(len(ids), bool)
+        for f in fields:
+            ok &= ~np.isnan(cols[f])
+        if not ok.any():
+            raise ValueError(f"no sample has both {ratio_of[0]!r} and {ratio_of[1]!r}")
+        r = bootstrap_ci({f: cols[f][ok] for f in fields}, ratio_statistic(*ratio_of), n_resamples=n_resamples,
+                         confidence=confidence, seed=seed)
+        r["n_samples"] = int(ok.sum())
+    else:
+        r = bootstrap_ci(cols[field], n_resamples=n_resamples, confidence=confidence, seed=seed)
+        r["n_samples"] = int((~np.isnan(cols[field])).sum())
+    return r
+
+
+#: per-sample fields that are counts behind a ratio statistic: ``(num, den) -> name of the ratio``
+RATIO_FIELDS = {("I", "U"): "oIoU"}
+
+
+def compare_records_per_sample(base, new, *, metrics: Sequence[str] | None = None, n_resamples: int = 1000,
+                               n_permutations: int = 10000, confidence: float = 0.95,
+                               seed: int | None = 0) -> list[dict]:
+    """Paired bootstrap + permutation test of every numeric per-sample field of two RunRecords.
+
+    For each metric present in both records (matched by name, ignoring ``@version``) with
+    ``per_sample`` results, each numeric field is compared as a per-sample mean (``new - base``);
+    fields ``I`` and ``U`` together are also compared as the ratio of sums ``oIoU``. Fields that are
+    counts behind a ratio (``I``, ``U``, ``pixels``) are not compared as means.
+
+    Parameters
+    ----------
+    base, new : RunRecord or dict
+        Objects with a ``metrics`` mapping (``name@version -> MetricResult dict``), or such mappings.
+    metrics : list of str, optional
+        Restrict to these metric names.
+
+    Returns
+    -------
+    list of dict
+        ``metric, field, delta, low, high, p_value, p_permutation, estimate_a (new), estimate_b (base),
+        n_samples, confidence, n_resamples, seed``; ``delta`` in the field's units (fractions, not pp).
+    """
+    def mets(r):
+        m = getattr(r, "metrics", None)
+        if m is None and isinstance(r, Mapping):
+            m = r.get("metrics", r)
+        return {str(k).split("@")[0]: v for k, v in (m or {}).items()}
+
+    mb, mn = mets(base), mets(new)
+    rows: list[dict] = []
+    for name in sorted(set(mb) & set(mn)):
+        if metrics and name not in metrics:
+            continue
+        pb, pn = (mb[name] or {}).get("per_sample"), (mn[name] or {}).get("per_sample")
+        if not pb or not pn:
+            continue
+        common = sorted(set(pb) & set(pn))
+        if not common:
+            continue
+        fields = []
+        for f, v in (pn[common[0]] or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) or v is None:
+                fields.append(f)
+        skip = {"I", "U", "pixels"}
+        for f in fields:
+            if f in skip:
+                continue
+            try:
+                r = compare_per_sample(pn, pb, f, n_resamples=n_resamples, n_permutations=n_permutations,
+                                       confidence=confidence, seed=seed)
+            except ValueError:
+                continue
+            rows.append({"metric": name, "field": f, **r})
+        for (num, den), label in RATIO_FIELDS.items():
+            if num in fields and den in fields:
+                r = compare_per_sample(pn, pb, label, ratio_of=(num, den), n_resamples=n_resamples,
+                                       n_permutations=n_permutations, confidence=confidence, seed=seed)
+                rows.append({"metric": name, "field": label, **r})
+    return rows

@@ -145,7 +145,7 @@ def dpt_resize_size(h: int, w: int, size: tuple, keep_aspect_ratio: bool, multip
     then round each side to a multiple of ``ensure_multiple_of``).
 
     >>> dpt_resize_size(300, 500, (384, 384), True, 32)
-    (384, 640)
+    (224, 384)
     """
     def constrain(val):
         x = round(val / multiple) * multiple

@@ -243,27 +243,46 @@ def _edges(pred_flat: np.ndarray, gt_index: np.ndarray, offsets: _Offsets):
     return pi.astype(np.int64), nb[pi, oi].astype(np.int64), offsets.cost[oi]
 
 
-def _match_rows_sorted(ii: np.ndarray, jj: np.ndarray, ec: np.ndarray, a: int, b: int, ow: int):
-    """The scipy call of :func:`_solve_matching` on compact edges already in canonical order (``ii``
-    ascending, ``jj`` ascending within a row; every row ``0..a-1`` has an edge): builds the CSR matrix
-    with one private outlier column ``b + i`` per row (weight ``ow + 1``, the last entry of its row;
-    edge weights ``c + 1``) directly, without sorting. Returns scipy's ``(rows, cols)``."""
+def _match_blocks(blocks, ow: int) -> list:
+    """Solve independent matching problems in one scipy call (a block-diagonal matrix).
+
+    Each block is ``(ii, jj, c, a, b)``: compact edges in canonical order (rows ``ii`` ascending, columns
+    ``jj`` ascending within a row; every row ``0..a-1`` has an edge), ``b`` real columns, integer costs
+    ``c``. A block gets rows ``a`` and columns ``b`` real ones followed by one private outlier column per
+    row (weight ``ow + 1``, the last entry of its row; edge weights ``c + 1``); blocks follow each other
+    along the diagonal, so the relative order of rows and columns inside a block, and hence scipy's
+    result for it, is that of the block alone. The CSR matrix is built directly, without sorting.
+
+    Returns, per block, the column (``0..b-1``, or ``>= b`` for the outlier) assigned to each row.
+    """
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-    E = ii.size
-    indptr = np.zeros(a + 1, np.int32)
-    np.cumsum(np.bincount(ii, minlength=a) + 1, out=indptr[1:])
-    data = np.empty(E + a, np.float64)
-    idx = np.empty(E + a, np.int32)
-    epos = np.arange(E) + ii  # each earlier row adds its outlier entry
-    opos = indptr[1:] - 1
-    data[epos] = ec + 1
-    idx[epos] = jj
-    data[opos] = ow + 1
-    idx[opos] = b + np.arange(a)
-    g = csr_matrix((data, idx, indptr), shape=(a, a + b))
-    return min_weight_full_bipartite_matching(g)
+    R = sum(int(bl[3]) for bl in blocks)
+    E = sum(int(bl[0].size) for bl in blocks)
+    indptr = np.zeros(R + 1, np.int32)
+    data = np.empty(E + R, np.float64)
+    idx = np.empty(E + R, np.int32)
+    r0 = c0 = e0 = 0
+    meta = []
+    for ii, jj, c, a, b in blocks:
+        np.cumsum(np.bincount(ii, minlength=a) + 1, out=indptr[r0 + 1:r0 + a + 1])
+        indptr[r0 + 1:r0 + a + 1] += e0 + r0
+        epos = np.arange(e0 + r0, e0 + r0 + ii.size) + ii  # each earlier row of the block adds its outlier
+        opos = indptr[r0 + 1:r0 + a + 1] - 1
+        data[epos] = c + 1
+        idx[epos] = jj + c0
+        data[opos] = ow + 1
+        idx[opos] = c0 + b + np.arange(a)
+        meta.append((r0, c0, a))
+        r0 += a
+        c0 += a + b
+        e0 += ii.size
+    g = csr_matrix((data, idx, indptr), shape=(R, c0))
+    r, c = min_weight_full_bipartite_matching(g)
+    col = np.empty(R, np.int64)
+    col[r] = c
+    return [col[q0:q0 + a] - p0 for q0, p0, a in meta]
 
 
 def _solve_matching(n1: int, n2: int, ei: np.ndarray, ej: np.ndarray, ec: np.ndarray, ow: int):
@@ -295,7 +314,8 @@ def _solve_matching(n1: int, n2: int, ei: np.ndarray, ej: np.ndarray, ec: np.nda
         u1, u2, ii, jj = u2, u1, jj, ii
     a, b = u1.size, u2.size
     order = np.lexsort((jj, ii))
-    r, c = _match_rows_sorted(ii[order], jj[order], ec[order], a, b, ow)
+    c = _match_blocks([(ii[order], jj[order], ec[order], a, b)], ow)[0]
+    r = np.arange(a)
     real = c < b
     ra, cb = u1[r[real]], u2[c[real]]
     if swap:
@@ -531,16 +551,16 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
         cntR[:] = hitR
         cntP[:] = _bit_counts(bits[near_p], T)
         return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
-    # exact: per annotator, the pairs in both canonical orders (pred-major and GT-major), so that each
-    # threshold's CSR matrix is a selection (no sorting); the matrix is the one _solve_matching builds
+    # exact: per annotator, the pairs sorted pred-major (then by GT pixel) with a CSR row pointer per
+    # predicted pixel, so that each threshold gathers the pairs of its own pixels in canonical order
+    # and the matrix handed to scipy is the one _solve_matching would build (no per-threshold _edges)
     srt = {}
     for k in kk:
         ei, ej, ec = pairs[k]
         o = np.lexsort((ej, ei))
-        ei, ej, ec = ei[o], ej[o], ec[o]
-        o2 = np.lexsort((ei, ej))
-        srt[k] = (ei, ej, ec, ei[o2], ej[o2], ec[o2])
-    pos = np.zeros(allp.size, bool)
+        ptr = np.zeros(allp.size + 1, np.int64)
+        np.cumsum(np.bincount(ei, minlength=allp.size), out=ptr[1:])
+        srt[k] = (ptr, ej[o], ec[o])
     for t in range(T):
         pf = pfs[t]
         if same[t]:
@@ -549,38 +569,36 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
         if pf.size == 0:
             continue
         loc = np.searchsorted(allp, pf)
-        pos[loc] = True
-        accP = np.zeros(allp.size, bool)
-        for k in kk:
-            ei, ej, ec, ei2, ej2, ec2 = srt[k]
-            sel = pos[ei]
-            p1 = ei[sel]
-            if p1.size == 0:
+        blocks, info = [], []
+        for k in kk:  # all annotators of the threshold in one scipy call
+            ptr, ej, ec = srt[k]
+            cnt = ptr[loc + 1] - ptr[loc]
+            has = cnt > 0
+            u1, cnt = loc[has], cnt[has]  # predicted pixels with a candidate (allp indices, ascending)
+            if u1.size == 0:
                 continue
-            g1 = ej[sel]
-            new = np.empty(p1.size, bool)
-            new[0] = True
-            np.not_equal(p1[1:], p1[:-1], out=new[1:])
-            u1 = p1[new]
+            ends = np.cumsum(cnt)
+            take = np.arange(int(ends[-1])) + np.repeat(ptr[u1] - (ends - cnt), cnt)
+            g1, c1 = ej[take], ec[take]
+            ii = np.repeat(np.arange(u1.size), cnt)
             f2 = np.zeros(int(sum_gt[k]), bool)
             f2[g1] = True
-            u2 = np.flatnonzero(f2)
-            if u1.size <= u2.size:  # rows = predicted pixels
-                ii = np.cumsum(new) - 1
-                jj = (np.cumsum(f2) - 1)[g1]
-                r, c = _match_rows_sorted(ii, jj, ec[sel], u1.size, u2.size, ow)
-                mp = u1[r[c < u2.size]]
+            nb = int(np.count_nonzero(f2))
+            jj = (np.cumsum(f2) - 1)[g1]
+            if u1.size <= nb:  # rows = predicted pixels (the smaller side, as _solve_matching)
+                blocks.append((ii, jj, c1, u1.size, nb))
+                info.append((u1, True, nb))
             else:  # rows = GT pixels
-                sel2 = pos[ei2]
-                g2, p2 = ej2[sel2], ei2[sel2]
-                ii = (np.cumsum(f2) - 1)[g2]
-                map1 = np.zeros(allp.size, np.int64)
-                map1[u1] = np.arange(u1.size)
-                r, c = _match_rows_sorted(ii, map1[p2], ec2[sel2], u2.size, u1.size, ow)
-                mp = u1[c[c < u1.size]]
+                o = np.argsort(jj * u1.size + ii, kind="stable")
+                blocks.append((jj[o], ii[o], c1[o], nb, u1.size))
+                info.append((u1, False, nb))
+        if not blocks:
+            continue
+        accP = np.zeros(allp.size, bool)
+        for col, (u1, pred_rows, nb) in zip(_match_blocks(blocks, ow), info):
+            mp = u1[col < nb] if pred_rows else u1[col[col < u1.size]]
             accP[mp] = True
             cntR[t] += mp.size
-        pos[loc] = False
         cntP[t] = int(accP.sum())
     return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
 

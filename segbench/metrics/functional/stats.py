@@ -44,7 +44,7 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -120,7 +120,8 @@ def _weighted(states: dict, w: np.ndarray) -> list[dict]:
         flat = v.reshape(v.shape[0], -1)
         if flat.dtype.kind in "iub":
             # exact integer sums: float64 matmul is exact while every partial sum < 2**53
-            if flat.size and (np.abs(flat).max(initial=0) * w.shape[1] * max(1, int(w.max(initial=1)))) < 2 ** 53:
+            bound = int(np.abs(flat).max(initial=0)) * int(w.sum(1).max(initial=0)) if flat.size else 0
+            if bound < 2 ** 53:
                 tot = np.rint(wf @ flat.astype(np.float64)).astype(np.int64)
             else:
                 tot = w.astype(np.int64) @ flat.astype(np.int64)
@@ -340,11 +341,12 @@ def permutation_test(a, b, statistic: Callable | None = None, *, n_permutations:
     rng = np.random.default_rng(seed)
     reps = np.empty((R, delta.shape[0]), np.float64)
     ta, tb = _total(sa), _total(sb)
+    # A* = ΣA - Σ_swap a_i + Σ_swap b_i ; B* = ΣB - Σ_swap b_i + Σ_swap a_i
+    diff = {k: (sb[k].astype(np.int64) - sa[k].astype(np.int64)) if sa[k].dtype.kind in "iub" and sb[k].dtype.kind in "iub"
+            else sb[k].astype(np.float64) - sa[k].astype(np.float64) for k in sa}
     for start in range(0, R, _BLOCK):
         rows = min(_BLOCK, R - start)
         swap = (rng.random((rows, n)) < 0.5).astype(np.int64)
-        # A* = ΣA - Σ_swap a_i + Σ_swap b_i ; B* = ΣB - Σ_swap b_i + Σ_swap a_i
-        diff = {k: sb[k] - sa[k] if sa[k].dtype.kind in "iub" else sb[k].astype(np.float64) - sa[k] for k in sa}
         moved = _weighted(diff, swap)
         for r in range(rows):
             xa = {k: ta[k] + moved[r][k] for k in sa}
