@@ -329,6 +329,10 @@ def test_dense_and_keyed_states_interconvert():
     p = np.array([[0, 2, 2, 255]], np.uint8)
     d.update(SemanticPrediction(p), _sample("x", g))
     k.update(SemanticPrediction(p), _sample("y", g))
+    import pickle
+    k_p = pickle.loads(pickle.dumps(k))                  # metric and state pickle
+    assert k_p.confusion == k.confusion and k_p.compute().to_dict() == k.compute().to_dict()
+    assert pickle.loads(pickle.dumps(k.state_dict()))["confusion_keys"].tolist() == k.confusion.keys.tolist()
     d2 = MeanIoU.from_state(k.state_dict(), ls)         # keyed state into a dense metric
     assert not d2.keyed and np.array_equal(d2.confusion, d.confusion)
     k.merge(d)                                           # dense into keyed
