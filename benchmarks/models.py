@@ -20,6 +20,44 @@ Usage::
 
 Default models: a light subset (run everything with ``--models all``; the large ones -- DPT-L,
 SAM ViT-B, Mask R-CNN -- take minutes per image on a shared 2-core machine).
+
+Measured 2026-11-24 on the shared 2-core CI machine, ``--threads 1 --repeat 1``, load average 1.8-4.3
+(other jobs running: upper bounds, ±50 % noise; overhead < 1 is noise)::
+
+    model                      batch  input    wrapper img/s  forward img/s
+    tv-lraspp-mobilenetv3          1  375x500          1.78           2.26
+    tv-lraspp-mobilenetv3          4  375x500          2.17           1.46
+    tv-deeplabv3-mobilenetv3       1  375x500          0.75           1.18
+    tv-deeplabv3-mobilenetv3       4  375x500          0.36           0.68
+    tv-fcn-resnet50                1  375x500          0.064          0.065
+    tv-fcn-resnet50                4  375x500          0.059          0.066
+    tv-fcn-resnet101               1  375x500          0.118          0.116
+    tv-deeplabv3-resnet50          1  375x500          0.100          0.082
+    tv-deeplabv3-resnet50          4  375x500          0.044          0.069
+    tv-maskrcnn-resnet50-fpn       1  480x640          0.093              -
+    hf-segformer (B0, 150 cl.)     1  512x512          1.22           2.16
+    hf-segformer (B0, 150 cl.)     4  512x512          1.07           1.72
+    hf-upernet (ConvNeXt-T)        1  512x512          0.183          0.117
+    hf-upernet (ConvNeXt-T)        4  512x512          0.180          0.174
+    hf-mask2former-semantic        1  512x512          0.140          0.264
+    hf-mask2former-semantic        4  512x512          0.193          0.161
+    hf-dpt (ViT-L)                 1  384x384          0.270          0.264
+    hf-sam-box (ViT-B, 8 boxes)    1  480x640          0.038              -
+    hf-clipseg (20 class prompts)  1  352x352          0.030              -
+    hf-clipseg (20 class prompts)  4  352x352          0.033              -
+    smp-unet (resnet34)            1  512x512          0.35           0.75
+    smp-unet (resnet34)            4  512x512          0.79           0.76
+    smp-fpn (resnet34)             1  512x512          1.51           1.60
+    smp-fpn (resnet34)             4  512x512          1.30           1.40
+    smp-deeplabv3plus (resnet34)   1  512x512          1.28           1.24
+    smp-deeplabv3plus (resnet34)   4  512x512          0.56           1.09
+    smp-pspnet (resnet34)          1  512x512          3.38           4.01
+    smp-pspnet (resnet34)          4  512x512          3.13           4.08
+
+The wrapper's own work (pre-processing, logits resize to the image, arg-max over the mapped classes)
+is small next to the forward pass for the convolutional models; SegFormer's 150-class logits upsampled
+to 512x512 cost ~40 % of its light B0 forward. CLIPSeg runs its vision encoder once per (image,
+prompt) pair, as transformers' documented usage does (20 prompts = 20 encoder passes).
 """
 
 from __future__ import annotations

@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 from .datasets.commands import _add_datasets, _add_download, _add_prepare  # noqa: E402
 from .demo import _add_demo  # noqa: E402
 from .models.predict import _add_predict  # noqa: E402
+from .models.catalog import _add_models  # noqa: E402
 from .report.commands import _add_compare, _add_report  # noqa: E402
 
 # Each entry adds one sub-command; keep one line per command.
@@ -183,6 +184,7 @@ COMMANDS = [
     _add_download,
     _add_prepare,
     _add_predict,
+    _add_models,
     _add_report,
     _add_compare,
     _add_demo,

@@ -241,11 +241,24 @@ def test_names_and_synonyms():
 
 
 # ----------------------------------------------------------------------------- registry / lazy import
+H8_MODULES = ("torchvision_models", "hf", "smp_models", "prompted")
+
+
 def test_registry_resolves_every_model():
-    for name in MODELS:
-        cls = get_model_class(name)
-        assert cls.name == name, name
-        assert cls.reference.get("library") and cls.reference.get("paper"), name
+    for name, target in MODELS.items():
+        if target.split(":")[0].rsplit(".", 1)[1] in H8_MODULES:
+            cls = get_model_class(name)
+            assert cls.name == name, name
+            assert cls.reference.get("library") and cls.reference.get("paper"), name
+            assert cls.reference.get("published_weights"), name
+
+
+def test_catalog_lists_the_wrappers():
+    from segbench.models.catalog import model_table
+    rows = {r["name"]: r for r in model_table()}
+    assert {n for n, t in MODELS.items() if t.split(":")[0].rsplit(".", 1)[1] in H8_MODULES} <= set(rows)
+    assert rows["hf-segformer"]["options"] == ["device", "batch_size", "slide", "scales", "flip"]
+    assert rows["tv-maskrcnn-resnet50-fpn"]["task"] == "instance" and rows["hf-sam-propagate"]["task"] == "video"
 
 
 def test_import_without_torch_gives_install_hint():
@@ -352,8 +365,7 @@ def test_model_map_is_consistent_with_the_registry():
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     mapped = {n for r in rows for n in r["segbench_models"].split(";") if n}
     assert mapped <= set(MODELS), mapped - set(MODELS)
-    torch_wrappers = {n for n, t in MODELS.items()
-                      if t.split(":")[0].rsplit(".", 1)[1] in ("torchvision_models", "hf", "smp_models", "prompted")}
+    torch_wrappers = {n for n, t in MODELS.items() if t.split(":")[0].rsplit(".", 1)[1] in H8_MODULES}
     assert torch_wrappers <= mapped, torch_wrappers - mapped
     unwrapped = [r for r in rows if not r["segbench_models"]]
     assert {"SegNet", "ENet", "ICNet", "BiSeNet", "HRNet-OCR"} <= {r["surveyed_model"] for r in unwrapped}
@@ -403,3 +415,28 @@ def test_mapping_onto_the_real_adapters_label_spaces(tmp_path):
         LabelMapping.build(VOC_CATEGORIES, ade, "tv-fcn-resnet50")
     with pytest.raises(UsageError, match="cannot predict"):
         LabelMapping.build(hf_names, voc, "hf-segformer")
+
+
+@pytest.mark.parametrize("name", ["tv-lraspp-mobilenetv3", "tv-maskrcnn-resnet50-fpn", "smp-unet"])
+def test_wrappers_refuse_unsafe_checkpoints(tmp_path, name):
+    from segbench.models import get_model
+    marker = tmp_path / "pwned"
+    p = tmp_path / "evil.pth"
+
+    class EvilCkpt:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    torch.save({"classifier.4.weight": torch.zeros(1), "payload": EvilCkpt()}, p)
+    with pytest.raises(BadInputError, match="refused to load this checkpoint"):
+        get_model(name).load(p)
+    assert not marker.exists()
+
+
+def test_cli_models_command(capsys):
+    from segbench.cli import main
+    assert main(["models", "--json", "--task", "panoptic"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} >= {"hf-mask2former-panoptic", "hf-maskformer-panoptic"}
+    assert all(r["task"] == "panoptic" for r in rows)
+    assert main(["models"]) == 0
+    assert "tv-fcn-resnet50" in capsys.readouterr().out

@@ -235,3 +235,12 @@ def test_dpt_resize_size_equals_transformers(h, w, keep, mult):
     from segbench.models.hf import dpt_resize_size
     ref = get_resize_output_image_size(torch.zeros(3, h, w), (384, 384), keep, mult)
     assert dpt_resize_size(h, w, (384, 384), keep, mult) == (ref.height, ref.width)
+
+
+def test_hf_batch_of_mixed_sizes_equals_single(tmp_path):
+    d, model, proc = _folder(tmp_path, fx.tiny_segformer, "seg")
+    w = get_model("hf-segformer", batch_size=3).load(d).bind(fx.FakeDataset(DS))
+    samples = [Sample("a", fx.rand_image(40, 56, 1), None), Sample("b", fx.rand_image(30, 20, 2), None),
+               Sample("c", fx.rand_image(40, 56, 3), None)]
+    for s, p in zip(samples, w.predict_batch(samples)):
+        assert np.array_equal(p.mask, w.predict(s).mask)

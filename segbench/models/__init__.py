@@ -49,6 +49,9 @@ MODELS: dict[str, str] = {
     "smp-deeplabv3plus": "segbench.models.smp_models:SMPDeepLabV3Plus",
     "smp-pan": "segbench.models.smp_models:SMPPAN",
     "smp-linknet": "segbench.models.smp_models:SMPLinkNet",
+    "skimage-slic": "segbench.models.regions:SLICRegions",
+    "skimage-felzenszwalb": "segbench.models.regions:FelzenszwalbRegions",
+    "skimage-watershed": "segbench.models.regions:WatershedRegions",
 }
 
 

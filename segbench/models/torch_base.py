@@ -124,6 +124,20 @@ class SemanticTorchWrapper(TorchWrapper):
     Class attributes set the reference's pre-processing: ``mean``, ``std`` (0..1 scale unless
     ``value_scale`` says otherwise), ``antialias`` and :meth:`base_size` (the resize policy).
     Subclasses implement :meth:`forward_logits` (normalised batch → logits).
+
+    Parameters
+    ----------
+    tta_average : {"logits", "softmax"}, default "logits"
+        What ``--scales`` / ``--flip`` average: raw logits (mmsegmentation 1.x ``SegTTAModel``) or
+        softmax probabilities (mmsegmentation 0.x ``aug_test``).
+    resize : str, optional
+        Override the reference's resize policy: ``"none"`` keeps the image size; ``"LONGxSHORT"``
+        is mmsegmentation's ``Resize(scale=(LONG, SHORT), keep_ratio=True)`` (plain bilinear, as
+        mmcv's cv2 resize), e.g. ``2048x1024`` with ``--slide 1024,768`` for the mmseg Cityscapes
+        protocol or ``2048x512`` for ADE20K. Multi-scale ratios scale ``(LONG, SHORT)`` (mmseg 0.x
+        ``img_ratios``).
+    **kw
+        ``device``, ``batch_size``, ``slide``, ``scales``, ``flip`` (:class:`ModelWrapper`).
     """
 
     task = "semantic"
@@ -189,11 +203,12 @@ class SemanticTorchWrapper(TorchWrapper):
 
     def logits(self, batch):
         """Logits ``(N, K, H, W)`` at the input size for an un-normalised batch (0..255)."""
+        mmseg = isinstance(self.resize, tuple)  # mmcv's cv2 bilinear resize: no antialiasing
         return inf.tta_inference(self.forward_logits, batch, size_fn=self.size_policy(),
                                  mean=self.mean, std=self.std, value_scale=self.value_scale,
                                  scales=self.scales, flip=self.flip, slide=self.slide,
-                                 antialias=self.antialias, average=self.tta_average,
-                                 resize_fn=self.resize_input)
+                                 antialias=False if mmseg else self.antialias, average=self.tta_average,
+                                 resize_fn=None if mmseg else self.resize_input)
 
     #: The reference's image resize ``(batch 0..255, size) -> batch``; None = bilinear (``antialias``).
     resize_input = None

@@ -58,7 +58,19 @@ VOC_CATEGORIES = ["__background__", "aeroplane", "bicycle", "bird", "boat", "bot
 
 
 class TorchvisionSegmentation(SemanticTorchWrapper):
-    """Base of torchvision semantic models (``torchvision.models.segmentation``)."""
+    """Base of torchvision semantic models (``torchvision.models.segmentation``).
+
+    Parameters
+    ----------
+    resize_size : int, default 520
+        Short side of the resized input (``weights.transforms(resize_size=...)``).
+    classes : {"dataset"}, optional
+        Treat a 21-output checkpoint as trained on the dataset's own 21 classes instead of
+        torchvision's VOC categories.
+    **kw
+        ``tta_average``, ``resize`` (:class:`~segbench.models.torch_base.SemanticTorchWrapper`) and
+        ``device``, ``batch_size``, ``slide``, ``scales``, ``flip``.
+    """
 
     backend = "torchvision"
     antialias = True
@@ -199,6 +211,15 @@ class MaskRCNN(TorchWrapper):
     Label space: the 91-index COCO category list (``weights.meta["categories"]``, index = COCO
     ``category_id``) for the official 91-output weights, else the dataset's classes with background
     at index 0 (``num_classes = C + 1``).
+
+    Parameters
+    ----------
+    mask_threshold : float, default 0.5
+        Binarisation of the pasted mask probabilities (torchvision's ``coco_eval``).
+    box_score_thresh : float, default 0.05
+    detections_per_img : int, default 100
+    min_size, max_size : int, default 800, 1333
+        ``GeneralizedRCNNTransform`` resize (torchvision defaults = the COCO protocol).
     """
 
     name = "tv-maskrcnn-resnet50-fpn"

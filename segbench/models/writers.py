@@ -16,6 +16,8 @@ PanopticPrediction        ``panoptic.json`` (COCO panoptic: ``annotations`` with
                           file_name, segments_info[id, category_id, iscrowd, area, bbox]`` and the
                           dataset's ``categories``) + ``panoptic/<file_name>.png`` RGB-id PNGs
                           (``id = R + 256 G + 256² B``, 0 = void); ``eval OUT/panoptic.json``
+HierarchyPrediction       ``<sample_id>.mat`` with ``segs`` (1×N cell of label maps), the BSDS
+                          region bench input; ``eval OUT --metrics bsds_regions``
 VideoPrediction           ``<sequence>/<frame>.png`` indexed PNGs with the DAVIS palette (object ids,
                           0 = background); ``eval OUT``
 ========================  =========================================================================
@@ -41,10 +43,11 @@ import numpy as np
 
 from ..errors import UsageError
 from ..io.atomic import atomic_open, atomic_write_json
-from ..types import InstancePrediction, PanopticPrediction, SemanticPrediction, SoftPrediction, VideoPrediction
+from ..types import (HierarchyPrediction, InstancePrediction, PanopticPrediction, SemanticPrediction, SoftPrediction,
+                     VideoPrediction)
 
 __all__ = ["make_writer", "PredictionWriter", "CocoResultsWriter", "PanopticWriter", "DavisWriter", "voc_palette",
-           "write_palette_png", "COCO_RESULTS", "PANOPTIC_JSON"]
+           "write_palette_png", "write_segs_mat", "COCO_RESULTS", "PANOPTIC_JSON"]
 
 COCO_RESULTS = "results.json"
 PANOPTIC_JSON = "panoptic.json"
@@ -81,6 +84,22 @@ def write_palette_png(path, ids: np.ndarray) -> None:
         im.save(f, format="PNG")
 
 
+def write_segs_mat(path, segs) -> None:
+    """A BSDS region-benchmark input: ``.mat`` with ``segs``, a 1×N cell of ``(H, W)`` label maps (uint16
+    when labels fit, else double), written atomically with ``scipy.io.savemat``."""
+    import io as _io
+
+    from scipy.io import savemat
+    cell = np.empty((1, len(segs)), dtype=object)
+    for i, s in enumerate(segs):
+        a = np.asarray(s)
+        cell[0, i] = a.astype(np.uint16) if a.size and 0 <= a.min() and a.max() < 65536 else a.astype(np.float64)
+    buf = _io.BytesIO()
+    savemat(buf, {"segs": cell}, do_compression=True)
+    with atomic_open(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
 def _bbox(mask: np.ndarray) -> list:
     ys, xs = np.nonzero(mask)
     if ys.size == 0:
@@ -99,6 +118,10 @@ class PredictionWriter:
         self.count = 0
 
     def write(self, sample, prediction) -> None:
+        if isinstance(prediction, HierarchyPrediction):  # before the adapter's soft-map hook
+            write_segs_mat(self.out / f"{sample.sample_id}.mat", prediction.segs)
+            self.count += 1
+            return
         hook = getattr(self.dataset, "write_prediction", None)
         if isinstance(prediction, (SemanticPrediction, SoftPrediction)) or callable(hook):
             from .predict import write_prediction
