@@ -279,7 +279,8 @@ def test_import_without_torch_gives_install_hint():
 
 def test_importing_segbench_models_imports_no_torch():
     code = ("import sys, segbench.models, segbench.models.torchvision_models, segbench.models.hf, "
-            "segbench.models.smp_models, segbench.models.prompted, segbench.models.writers\n"
+            "segbench.models.smp_models, segbench.models.prompted, segbench.models.writers, segbench.models.regions\n"
+            "from segbench.models.catalog import model_table; model_table()\n"
             "print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

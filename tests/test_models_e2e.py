@@ -220,3 +220,29 @@ def test_cityscapes_panoptic_mask2former_then_eval(tmp_path):
     assert all(s["category_id"] in cats for a in pj["annotations"] for s in a["segments_info"])
     rec = _eval(out / "panoptic.json", "cityscapes-panoptic", root, tmp_path / "rec.json")
     assert 0.0 <= next(iter(rec["metrics"].values()))["values"]["PQ"] <= 1.0
+
+
+def test_cityscapes_instance_maskrcnn_txt_then_eval(tmp_path):
+    det = pytest.importorskip("torchvision.models.detection")
+    from segbench.models.torchvision_models import instance_classes
+    cls = get_dataset_class("cityscapes-instance")
+    root = cls.make_fake(tmp_path / "csi", num_samples=2, size=(32, 64))
+    ds = cls(root)
+    things, stuff = instance_classes(ds.label_space())
+    assert len(things) == 8 and "road" in stuff
+    torch.manual_seed(0)
+    # a Cityscapes Mask R-CNN: background + the 8 thing classes (stuff classes are not required)
+    model = det.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=len(things) + 1)
+    torch.save(model.state_dict(), tmp_path / "m.pth")
+    out = tmp_path / "pred"
+    assert _run(["predict", "--model", "tv-maskrcnn-resnet50-fpn", "--weights", tmp_path / "m.pth", "--dataset",
+                 "cityscapes-instance", "--gt", root, "--out", out, "--model-option", "min_size=32",
+                 "--model-option", "max_size=64", "--model-option", "box_score_thresh=0.0",
+                 "--model-option", "detections_per_img=4"]) == 0
+    thing_ids = {c.id for c in ds.label_space().eval_classes if c.is_thing}
+    txts = sorted(out.glob("*.txt"))
+    assert [t.stem for t in txts] == sorted(ds.sample_ids())
+    lines = [ln.split() for t in txts for ln in t.read_text().splitlines()]
+    assert lines and all(int(lid) in thing_ids and (out / mp).is_file() for mp, lid, _ in lines)
+    rec = _eval(out, "cityscapes-instance", root, tmp_path / "rec.json")
+    assert rec["metrics"]

@@ -69,7 +69,8 @@ def test_maskformer_semantic(tmp_path, name, maker):
 def test_instance_heads(tmp_path, name, maker):
     from pycocotools import mask as mu
     d, model, proc = _folder(tmp_path, maker, name)
-    w = get_model(name).load(d).bind(fx.FakeDataset(DS))
+    things = LabelSpace([ClassSpec(c.name, c.id, c.train_id, is_thing=True) for c in DS.eval_classes])
+    w = get_model(name).load(d).bind(fx.FakeDataset(things))
     img = fx.rand_image()
     pred = w.predict(Sample("3", img, None, {"image_id": 3}))
     with torch.no_grad():
@@ -244,3 +245,14 @@ def test_hf_batch_of_mixed_sizes_equals_single(tmp_path):
                Sample("c", fx.rand_image(40, 56, 3), None)]
     for s, p in zip(samples, w.predict_batch(samples)):
         assert np.array_equal(p.mask, w.predict(s).mask)
+
+
+def test_instance_head_needs_only_the_thing_classes(tmp_path):
+    torch.manual_seed(0)
+    model, proc = fx.tiny_mask2former({0: "person"})
+    d = fx.hf_save(model, proc, tmp_path / "p")
+    w = get_model("hf-mask2former-instance").load(d).bind(fx.FakeDataset(DS))  # sky / wall are stuff
+    dets = w.predict(Sample("1", fx.rand_image(), None)).detections
+    assert dets and {x["category_id"] for x in dets} == {7}
+    with pytest.raises(UsageError, match="cannot predict"):
+        get_model("hf-mask2former-semantic").load(d).bind(fx.FakeDataset(DS))  # semantic needs every class

@@ -28,7 +28,9 @@ Pre-processing is the folder's own image processor (``SegformerImageProcessor``,
   stuff classes fused (``label_ids_to_fuse``) → ``PanopticPrediction`` (segment ids, 0 = void).
 
 Label space: the config's ``id2label`` (e.g. ADE20K's 150 classes for ``*-ade``), mapped to the
-dataset's classes by name; placeholder ``LABEL_i`` names mean "the dataset's train ids".
+dataset's classes by name; placeholder ``LABEL_i`` names mean "the dataset's train ids". Semantic and
+panoptic heads must cover every evaluated class; instance heads only the thing classes (``is_thing``;
+detections of other classes are dropped).
 
 References
 ----------
@@ -403,7 +405,19 @@ class _UniversalNonSemantic(_MaskFormerMixin, HFWrapper):
         return [self._predict_one(s, im) for s, im in zip(samples, self._images(samples))]
 
 
-class Mask2FormerInstance(_UniversalNonSemantic):
+class _InstanceBind:
+    def bind(self, dataset):
+        from .base import ModelWrapper
+        from .labelmap import LabelMapping
+        from .torchvision_models import instance_classes
+        ModelWrapper.bind(self, dataset)
+        _, stuff = instance_classes(self.dataset_label_space)
+        self.mapping = LabelMapping.build(self.class_names(), self.dataset_label_space, self.name,
+                                          num_outputs=self.num_outputs(), skip=stuff)
+        return self
+
+
+class Mask2FormerInstance(_InstanceBind, _UniversalNonSemantic):
     """Mask2Former, instance head → COCO results (RLE, score, category)."""
 
     name = "hf-mask2former-instance"

@@ -46,7 +46,18 @@ __all__ = ["SMPWrapper", "SMPUnet", "SMPUnetPlusPlus", "SMPFPN", "SMPPSPNet", "S
 
 
 class SMPWrapper(SemanticTorchWrapper):
-    """Base of the smp wrappers; ``arch`` is the smp class name."""
+    """Base of the smp wrappers; ``arch`` is the smp class name.
+
+    Parameters
+    ----------
+    encoder : str, optional
+        smp encoder name for a bare state dict (default ``resnet34``, smp's default); must agree
+        with ``config.json`` when the checkpoint folder has one.
+    divisor : int, default 32
+        Inputs are zero-padded (bottom/right, after normalisation) to a multiple of this.
+    **kw
+        ``tta_average``, ``resize`` and ``device``, ``batch_size``, ``slide``, ``scales``, ``flip``.
+    """
 
     backend = "segmentation_models_pytorch"
     arch: str = "Unet"

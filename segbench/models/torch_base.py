@@ -135,7 +135,8 @@ class SemanticTorchWrapper(TorchWrapper):
         is mmsegmentation's ``Resize(scale=(LONG, SHORT), keep_ratio=True)`` (plain bilinear, as
         mmcv's cv2 resize), e.g. ``2048x1024`` with ``--slide 1024,768`` for the mmseg Cityscapes
         protocol or ``2048x512`` for ADE20K. Multi-scale ratios scale ``(LONG, SHORT)`` (mmseg 0.x
-        ``img_ratios``).
+        ``img_ratios``). The resize is torch's bilinear (``align_corners=False``) on the float image;
+        cv2's fixed-point uint8 resize differs by at most 1 grey level (on ~13 % of pixels, measured).
     **kw
         ``device``, ``batch_size``, ``slide``, ``scales``, ``flip`` (:class:`ModelWrapper`).
     """

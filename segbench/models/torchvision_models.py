@@ -23,7 +23,9 @@ Pre-processing is torchvision's ``weights.transforms()``:
 Label spaces: the official semantic weights predict the 21 PASCAL VOC classes
 (``meta["categories"]``); Mask R-CNN the 91-index COCO category list (with ``N/A`` holes), i.e.
 model index = COCO ``category_id``. A checkpoint with another class count predicts the dataset's
-own train ids (counts must match).
+own classes (semantic: C outputs; Mask R-CNN: background + the thing classes, or background + all C).
+Mask R-CNN must cover the dataset's thing classes only (``is_thing``; stuff classes are not scored by
+instance metrics).
 
 References
 ----------
@@ -49,7 +51,7 @@ from .torch_base import SemanticTorchWrapper, TorchWrapper, sample_image
 
 __all__ = ["TorchvisionSegmentation", "FCNResNet50", "FCNResNet101", "DeepLabV3ResNet50", "DeepLabV3ResNet101",
            "DeepLabV3MobileNetV3", "LRASPPMobileNetV3", "MaskRCNN", "MaskRCNNv2", "VOC_CATEGORIES",
-           "coco_detections", "encode_rle"]
+           "coco_detections", "encode_rle", "instance_classes"]
 
 #: torchvision's ``_VOC_CATEGORIES`` (the semantic weights' ``meta["categories"]``).
 VOC_CATEGORIES = ["__background__", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
@@ -173,6 +175,18 @@ def encode_rle(mask: np.ndarray) -> dict:
     return rle
 
 
+def instance_classes(label_space) -> tuple[list, list]:
+    """``(thing names, stuff names)`` of a label space; instance models need to cover only the things
+    (all classes count as things when none is flagged ``is_thing``)."""
+    if label_space is None:
+        return [], []
+    ev = label_space.eval_classes
+    things = [c.name for c in ev if c.is_thing]
+    if not things:
+        return [c.name for c in ev], []
+    return things, [c.name for c in ev if not c.is_thing]
+
+
 def sample_image_id(sample: Sample):
     """The COCO ``image_id`` of a sample (target's, then ``meta["image_id"]``, else the sample id)."""
     tid = getattr(sample.target, "image_id", None)
@@ -266,13 +280,18 @@ class MaskRCNN(TorchWrapper):
         super(TorchWrapper, self).bind(dataset)
         names = self.class_names()
         ls = self.dataset_label_space
+        things, stuff = instance_classes(ls)
         if names is None:
-            if ls is None or self._num_classes != ls.num_classes + 1:
+            if ls is not None and self._num_classes == len(things) + 1:
+                names = ["__background__"] + things  # a checkpoint trained on the dataset's thing classes
+            elif ls is not None and self._num_classes == ls.num_classes + 1:
+                names = ["__background__"] + list(ls.names)
+            else:
                 n = None if ls is None else ls.num_classes
                 raise UsageError(f"model {self.name!r} has {self._num_classes} outputs (background + classes) "
-                                 f"without class names; the dataset has {n} classes; use weights trained on it")
-            names = ["__background__"] + list(ls.names)
-        self.mapping = LabelMapping.build(names, ls, self.name, num_outputs=self._num_classes)
+                                 f"without class names; the dataset has {n} classes ({len(things)} things); use "
+                                 f"weights trained on it")
+        self.mapping = LabelMapping.build(names, ls, self.name, num_outputs=self._num_classes, skip=stuff)
         return self
 
     def predict_batch(self, samples: Sequence[Sample]) -> list:

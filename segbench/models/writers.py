@@ -9,7 +9,9 @@ prediction                files written under ``OUT``
 SemanticPrediction        ``<sample_id>.png`` label PNGs (native ids) – H2's
 SoftPrediction            :func:`segbench.models.predict.write_prediction` (or the adapter's
                           ``write_prediction`` hook); ``eval OUT``
-InstancePrediction        ``results.json``: the COCO results list (``image_id, category_id, score,
+InstancePrediction        (``cityscapes-instance``: ``<id>.txt`` + ``masks/*.png``, cityscapesScripts'
+                          result format; ``eval OUT``); otherwise
+                          ``results.json``: the COCO results list (``image_id, category_id, score,
                           segmentation`` as RLE with ``counts`` a str, ``bbox`` ``[x, y, w, h]``);
                           ``eval OUT/results.json``
 PanopticPrediction        ``panoptic.json`` (COCO panoptic: ``annotations`` with ``image_id,
@@ -47,7 +49,7 @@ from ..types import (HierarchyPrediction, InstancePrediction, PanopticPrediction
                      VideoPrediction)
 
 __all__ = ["make_writer", "PredictionWriter", "CocoResultsWriter", "PanopticWriter", "DavisWriter", "voc_palette",
-           "write_palette_png", "write_segs_mat", "COCO_RESULTS", "PANOPTIC_JSON"]
+           "write_palette_png", "write_segs_mat", "CityscapesInstanceWriter", "COCO_RESULTS", "PANOPTIC_JSON"]
 
 COCO_RESULTS = "results.json"
 PANOPTIC_JSON = "panoptic.json"
@@ -129,7 +131,9 @@ class PredictionWriter:
             self.count += 1
             return
         if self._inner is None:
-            if isinstance(prediction, InstancePrediction):
+            if isinstance(prediction, InstancePrediction) and self.dataset.spec.name == "cityscapes-instance":
+                self._inner = CityscapesInstanceWriter(self.out)  # the format its prediction reader takes
+            elif isinstance(prediction, InstancePrediction):
                 self._inner = CocoResultsWriter(self.out)
             elif isinstance(prediction, PanopticPrediction):
                 self._inner = PanopticWriter(self.out, self.dataset.label_space())
@@ -172,6 +176,34 @@ class CocoResultsWriter:
     def close(self) -> Path:
         atomic_write_json(self.path, self.dets, indent=None)
         return self.path
+
+
+class CityscapesInstanceWriter:
+    """cityscapesScripts instance results: ``<sample_id>.txt`` with lines ``masks/<name>.png <labelId>
+    <confidence>`` and one 0/255 mask PNG per detection in ``masks/``."""
+
+    def __init__(self, out_dir):
+        self.out = Path(out_dir)
+        (self.out / "masks").mkdir(parents=True, exist_ok=True)
+
+    def write(self, sample, prediction: InstancePrediction) -> None:
+        from PIL import Image
+        from pycocotools import mask as mask_utils
+        lines = []
+        for k, d in enumerate(prediction.detections):
+            seg = dict(d["segmentation"])
+            if isinstance(seg.get("counts"), str):
+                seg["counts"] = seg["counts"].encode("ascii")
+            m = mask_utils.decode(seg).astype(np.uint8) * 255
+            rel = f"masks/{sample.sample_id}_{k:03d}.png"
+            with atomic_open(self.out / rel, "wb") as f:
+                Image.fromarray(m, mode="L").save(f, format="PNG")
+            lines.append(f"{rel} {int(d['category_id'])} {float(d['score']):.6f}\n")
+        with atomic_open(self.out / f"{sample.sample_id}.txt", "wb") as f:
+            f.write("".join(lines).encode("utf-8"))
+
+    def close(self) -> Path:
+        return self.out
 
 
 class PanopticWriter:

@@ -178,6 +178,8 @@ class _Thinner:
         self.img = np.zeros(int(hp) * self.wp, np.uint8)
         self.stamp = np.zeros(self.img.size, np.int32)
         self.offs = np.array([1, -wp + 1, -wp, -wp - 1, -1, wp - 1, wp, wp + 1], np.int64)
+        self.code_buf = np.zeros(self.img.size, np.uint8)
+        self.tmp_buf = np.zeros(self.img.size, np.uint8)
 
     def _dedupe(self, a):
         if a.size < 2:
@@ -185,6 +187,26 @@ class _Thinner:
         r = np.arange(a.size, dtype=np.int32)
         self.stamp[a] = r
         return a[self.stamp[a] == r]
+
+    def _codes(self, cand: np.ndarray) -> np.ndarray:
+        """8-neighbourhood codes (bit ``k`` = neighbour ``offs[k]``) of the pixels ``cand``: gathered
+        per pixel for small sets, from shifted slices of the whole image for large ones (cheaper)."""
+        img = self.img
+        if cand.size * 16 < img.size:
+            nb = img[cand[:, None] + self.offs[None, :]]
+            return np.packbits(nb, axis=1, bitorder="little")[:, 0]
+        n = img.size
+        code = self.code_buf
+        tmp = self.tmp_buf
+        code[:] = 0
+        for k, off in enumerate(self.offs.tolist()):  # code[p] |= img[p + off] << k (ring stays empty)
+            if off > 0:
+                np.left_shift(img[off:], k, out=tmp[:n - off])
+                code[:n - off] |= tmp[:n - off]
+            else:
+                np.left_shift(img[:n + off], k, out=tmp[:n + off])
+                code[-off:] |= tmp[:n + off]
+        return code[cand]
 
     def thin(self, idx: np.ndarray, max_iter: int | None = None) -> np.ndarray:
         """Remaining flat indices (ascending) after thinning the set ``idx``."""
@@ -203,8 +225,7 @@ class _Thinner:
                 cand = self._dedupe(cand[img[cand] == 1]) if cand is not idx else cand
                 if cand.size == 0:
                     continue
-                nb = img[cand[:, None] + offs[None, :]]
-                code = np.packbits(nb, axis=1, bitorder="little")[:, 0]
+                code = self._codes(cand)
                 dele = cand[luts[s][code]]
                 if dele.size:
                     img[dele] = 0
