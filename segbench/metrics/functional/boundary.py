@@ -546,14 +546,12 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
 
     # per annotator: GT node index map (padded flat) and pixel count
     gt_maps = []
-    gt_flat = []
     sum_gt = np.zeros(K, np.int64)
     for k in range(K):
         f = pix[np.flatnonzero(gts[k].ravel())]
         gi = np.full(npad, -1, np.int32)
         gi[f] = np.arange(f.size, dtype=np.int32)
         gt_maps.append(gi)
-        gt_flat.append(f)
         sum_gt[k] = f.size
     # 1. the (thinned) predicted pixel sets of all thresholds; a map identical to the previous
     #    threshold's gives identical counts, so it is matched once (``same[t]``)
