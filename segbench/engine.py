@@ -169,6 +169,8 @@ def evaluate_run(dataset: DatasetAdapter, predictions: PredictionSource, metrics
         raise BadInputError(f"expected samples in the {dataset.split!r} split, found none; check --gt and --split",
                             path=dataset.root)
     check_coverage(dataset, predictions, ids, missing=missing, warn=warn)
+    if missing == "void":
+        predictions.missing = "void"
     out = evaluate_samples(dataset, predictions, metrics, ids=ids, workers=workers, scheduler=scheduler,
                            progress=progress)
     files = predictions.files()

@@ -42,11 +42,11 @@ def test_figure_hook_draws_curve_and_ods_point():
     assert boundary_pr_figure({}, res, None, m.key) is None
 
 
-def test_report_integration_and_comparison(monkeypatch):
+def test_report_integration_and_comparison():
     m, res = _result()
     rec = RunRecord(dataset="bsds500@2011", split="test", task="boundary", model={"name": "canny"},
                     predictions={}, metrics={m.key: res.to_dict()}, config={}, timings={})
-    monkeypatch.setitem(F.FIGURES, "boundary_pr", "segbench.report.figures_boundary:boundary_pr_figure")
+    assert "boundary_pr" in F.FIGURES and "boundary_pr" in F.BOARD_FIGURES
     figs = F.render_figures(rec)
     assert any("boundary_pr" in title for title, _ in figs)
     curves = curves_from_records([rec, rec.to_dict()])
@@ -54,3 +54,24 @@ def test_report_integration_and_comparison(monkeypatch):
     fig = boundary_pr_comparison(curves + [("other", [0.5, 0.2], [0.5, 0.8], 0.5, 0.5, 0.5)])
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[-1].endswith("other") and len(labels) == 3
+
+
+def test_leaderboard_page_draws_all_methods_on_one_pr_plot():
+    from segbench.report.html import leaderboard_html
+    from segbench.report.leaderboard import build_leaderboards
+
+    m, res = _result()
+    recs = []
+    for name in ("canny", "sobel"):
+        recs.append(RunRecord(dataset="bsds500@2011", split="test", task="boundary", model={"name": name},
+                              predictions={}, metrics={m.key: res.to_dict()}, config={}, timings={}))
+    board = F.render_board_figures(recs)
+    assert [b[0] for b in board] == ["boundary_pr"] and board[0][2].startswith("data:image/png;base64,")
+    df = build_leaderboards(recs)[("bsds500", "boundary")]
+    html = leaderboard_html(df, recs)
+    assert "all methods: Boundary precision-recall" in html
+    # the per-run boundary plot is not repeated under each model
+    assert "Boundary PR, bsds_boundary" not in html
+    from segbench.report.figures_boundary import boundary_pr_board
+    fig = boundary_pr_board(recs)
+    assert len(fig.axes[0].get_legend().get_texts()) == 2

@@ -98,3 +98,15 @@ def test_per_class_deltas(tmp_path, capsys):
     assert "<details>" in out and "| miou@1:road | IoU | 90.00 | 80.00 | -10.00 pp |" in out
     assert main(["compare", base, new, "--per-class"]) == 0
     assert "miou@1:sky" in capsys.readouterr().out
+
+
+def test_count_keys_are_not_percent_and_failures_rank_lower_first():
+    from segbench.report.leaderboard import PRIMARY_METRIC, lower_is_better
+    from segbench.report.tables import format_value, is_fraction_key
+    for k in ("NoC@90", "NoF@85", "J_decay", "seconds"):
+        assert lower_is_better(k), k
+    for k in ("mIoU", "PQ", "ODS", "J&F", "FB_IoU"):
+        assert not lower_is_better(k), k
+    assert not is_fraction_key("NoF@90") and format_value("NoF@90", 3) == "3"
+    assert is_fraction_key("mIoU") and format_value("mIoU", 0.5) == "50.00"
+    assert PRIMARY_METRIC["fewshot"][0] == "mIoU"

@@ -25,11 +25,6 @@ TARGETS = {"semantic": (SemanticMask,), "binary": (SemanticMask,), "multilabel":
 ALL_TARGETS = tuple({t for ts in TARGETS.values() for t in ts})
 
 
-# Gaps in other areas known at the time of writing (reported to the lead); the check still runs and
-# passes as soon as the adapter gives the standard message.
-KNOWN_GAPS = {
-    "isbi-membrane": "missing-root message does not name `segbench download isbi-membrane` (H2's adapter)",
-}
 
 
 def _is_style(name: str) -> bool:
@@ -129,6 +124,4 @@ def test_missing_root_error(name, tmp_path):
     assert isinstance(ei.value, NotFoundError), f"{name}: expected NotFoundError, found {type(ei.value).__name__}: {msg}"
     if not _is_style(name):  # styles read the user's own --gt: a NotFoundError naming it is enough
         assert "not found" in msg.lower(), msg
-        if name in KNOWN_GAPS and f"segbench download {name}" not in msg:
-            pytest.xfail(KNOWN_GAPS[name])
         assert f"segbench download {name}" in msg, msg

@@ -237,6 +237,35 @@ def test_missing_frame_is_a_clear_error(tmp_path):
     assert rc == 2
 
 
+def test_missing_void_scores_absent_frames_and_sequences_as_empty(tmp_path):
+    root, preds = _fake(tmp_path, "semi-supervised", 9, n=2, frames=5, height=30, width=50)
+    seqs = sorted(p.name for p in preds.iterdir())
+    ds = DavisStyle(root, task="semi-supervised")
+    # the same frame written as an empty mask == the frame missing under --missing void
+    empty = tmp_path / "empty"
+    shutil.copytree(preds, empty)
+    write_mask_png(empty / seqs[0] / "00002.png", np.zeros((30, 50), np.uint8))
+    shutil.rmtree(empty / seqs[1])
+    holes = tmp_path / "holes"
+    shutil.copytree(preds, holes)
+    (holes / seqs[0] / "00002.png").unlink()
+    shutil.rmtree(holes / seqs[1])
+    with pytest.raises(BadInputError, match="--missing void"):
+        evaluate_run(ds, ds.predictions(holes), ds.build_metrics(None))
+    a, _ = evaluate_run(ds, ds.predictions(holes), ds.build_metrics(None), missing="void", workers=2)
+    ds2 = DavisStyle(root, task="semi-supervised")
+    # a missing sequence is all-empty: write it as such for the reference run
+    for f in sorted((root / "Annotations" / "480p" / seqs[1]).glob("*.png")):
+        (empty / seqs[1]).mkdir(exist_ok=True)
+        write_mask_png(empty / seqs[1] / f.name, np.zeros((30, 50), np.uint8))
+    b, _ = evaluate_run(ds2, ds2.predictions(empty), ds2.build_metrics(None))
+    key = next(iter(a.metrics))
+    assert a.metrics[key]["values"] == b.metrics[key]["values"]
+    assert a.metrics[key]["values"]["J_mean"] < 1.0
+    rc = main(["eval", str(holes), "--dataset", "davis-style", "--gt", str(root), "--missing", "void"])
+    assert rc == 0
+
+
 def test_size_mismatch_is_a_clear_error(tmp_path):
     root, preds = _fake(tmp_path, "semi-supervised", 8, n=1, frames=4, height=30, width=50)
     seq = next(preds.iterdir())

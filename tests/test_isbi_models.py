@@ -153,3 +153,33 @@ def test_parse_slide_and_scales():
     for bad in ("", "x", "-1,2"):
         with pytest.raises(UsageError):
             parse_scales(bad)
+
+
+def test_predict_on_a_style_dataset_with_labels_options_and_images(tmp_path, capsys):
+    from PIL import Image
+
+    from segbench.cli import main
+    from segbench.datasets.styles import CityscapesStyle
+    gt = CityscapesStyle.make_fake(tmp_path / "ds", num_samples=2, num_classes=2, labels="none")
+    img = tmp_path / "img"
+    img.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        Image.fromarray((rng.random((24, 32)) * 255).astype(np.uint8)).save(img / f"img_{k:03d}.jpg")
+    out = tmp_path / "o"
+    # without the classes: the usual one-line error; without images: says the model needs them
+    assert main(["predict", "--model", "skimage-otsu", "--dataset", "cityscapes-style", "--gt", str(gt),
+                 "--out", str(out)]) == 2
+    assert "--num-classes N" in capsys.readouterr().err
+    assert main(["predict", "--model", "skimage-otsu", "--dataset", "cityscapes-style", "--gt", str(gt),
+                 "--out", str(out), "--num-classes", "2"]) == 2
+    assert "input image" in capsys.readouterr().err
+    assert main(["predict", "--model", "skimage-otsu", "--dataset", "cityscapes-style", "--gt", str(gt),
+                 "--out", str(out), "--num-classes", "2", "--option", f"images={img}"]) == 0
+    hint = capsys.readouterr().out
+    assert "--num-classes 2" in hint and "images=" not in hint.split("segbench eval")[1]
+    assert sorted(p.name for p in out.iterdir()) == ["img_000.png", "img_001.png", PREDICT_MANIFEST]
+    assert main(["eval", str(out), "--dataset", "cityscapes-style", "--gt", str(gt), "--num-classes", "2",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert rec["model"]["name"] == "skimage-otsu" and rec["model"]["source"] == "segbench predict"

@@ -183,6 +183,21 @@ def test_print_record_summary_per_class_and_provenance():
     assert format_value("NoC@90", 2.5) == "2.5" and format_value("mIoU", float("nan")) == "n/a"
 
 
+def test_print_record_large_label_space_is_capped():
+    pc = {f"c{i}": ({"IoU": 0.5, "Acc": 0.5} if i % 100 == 0 else {"IoU": None, "Acc": None}) for i in range(65535)}
+    r = rec("a", 0.5, per_class=pc)
+    con = Console(file=io.StringIO(), width=120, record=True, color_system=None)
+    print_record(r, con, max_classes=200)
+    txt = con.export_text()
+    assert "64879 class(es) absent from GT and prediction not shown" in txt
+    assert "456 more class(es) left out after the first 200" in txt
+    assert "c65500" not in txt and "c19900 " in txt and "c20000 " not in txt and "c1 " not in txt
+    # small label spaces keep their n/a rows
+    con = Console(file=io.StringIO(), width=120, record=True, color_system=None)
+    print_record(rec("a", 0.5, per_class={"x": {"IoU": None}, "y": {"IoU": 0.5}}), con)
+    assert "n/a" in con.export_text() and "not shown" not in con.export_text()
+
+
 def test_report_cli(tmp_path, capsys, reported_csv):
     db = tmp_path / "r.db"
     store = ResultsStore(db)
@@ -245,3 +260,12 @@ def test_terminal_tables_do_not_interpret_markup_in_names():
     print_compare(compare_records(r, r), con, per_class=True)
     txt = con.export_text()
     assert "[/]net[red]" in txt and txt.count("[/]x") >= 2
+
+
+def test_html_per_class_bars_capped_for_large_label_spaces():
+    from segbench.report.html import _per_class_bars
+    pc = {f"c{i}": ({"IoU": 0.5} if i % 100 == 0 else {"IoU": None}) for i in range(65535)}
+    h = _per_class_bars([("a", rec("a", 0.5, per_class=pc))])
+    assert h.count("<tr>") == 201 and "64879 class(es) absent" in h and "456 more" in h
+    small = _per_class_bars([("a", rec("a", 0.5, per_class={"x": {"IoU": None}, "y": {"IoU": 0.5}}))])
+    assert "n/a" in small and "absent from GT and prediction not shown" not in small

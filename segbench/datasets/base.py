@@ -83,6 +83,10 @@ class PredictionSource:
     """
 
     path: str | None = None
+    #: ``"void"`` when the run scores absent predictions as all-void (``--missing void``; set by
+    #: :func:`segbench.engine.evaluate_run`). Sources that find absence only while reading (e.g. a
+    #: missing frame of a video) consult it; the default refuses.
+    missing: str = "error"
 
     def load(self, sample: Sample):  # pragma: no cover - abstract
         """Return the prediction for ``sample`` (a Prediction type from :mod:`segbench.types`)."""

@@ -125,6 +125,9 @@ class CocoResultsPredictions(PredictionSource):
         return [self.path]
 
     def describe(self) -> dict:
+        d = PredictionSource.describe(self)
+        if d.get("source") == "segbench predict":
+            return d
         return {"name": Path(self.path).name, "source": "user predictions", "format": "coco-results-json",
                 "num_detections": self._res().count}
 

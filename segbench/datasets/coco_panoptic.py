@@ -164,6 +164,9 @@ class PanopticJSONPredictions(PredictionSource):
         return PanopticPrediction(ids, [dict(s) for s in ann["segments_info"]], png)
 
     def describe(self) -> dict:
+        d = PredictionSource.describe(self)
+        if d.get("source") == "segbench predict":
+            return d
         return {"name": Path(self.path).stem, "source": "user predictions", "format": "coco-panoptic"}
 
 

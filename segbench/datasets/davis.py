@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import BadInputError, NotFoundError, UsageError
+from ..io.labels import voc_palette
 from ..types import Sample, VideoMasks, VideoPrediction
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
@@ -51,21 +52,12 @@ _CITATION_2017 = ("@article{Pont-Tuset_arXiv_2017, title={The 2017 DAVIS Challen
 
 # ----------------------------------------------------------------------------- PNG I/O
 def davis_palette() -> np.ndarray:
-    """The DAVIS (= PASCAL VOC) palette, ``(256, 3)`` uint8: bit-interleaved colours, index 1 = (128, 0, 0).
+    """The DAVIS (= PASCAL VOC) palette, ``(256, 3)`` uint8: :func:`segbench.io.labels.voc_palette`.
 
     >>> davis_palette()[:3].tolist()
     [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
     """
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
+    return voc_palette()
 
 
 _COLOR_TO_INDEX = None
@@ -191,7 +183,9 @@ class DavisPredictions(PredictionSource):
     """``PREDDIR/<sequence>/<frame>.png`` for every annotated (scored) frame of each sequence.
 
     A frame the task does not score (semi-supervised: the first and the last) may be missing; a missing
-    scored frame is an error naming the sequence and the frame.
+    scored frame is an error naming the sequence and the frame, unless the run scores missing predictions
+    as void (``--missing void``): then a missing frame (or a whole missing sequence) is an empty mask
+    (every object absent).
     """
 
     def __init__(self, path, task: str = "semi-supervised", annotation: str = "auto"):
@@ -217,7 +211,7 @@ class DavisPredictions(PredictionSource):
         frames = list(sample.target.frames)
         scored = _scored(self.task, len(frames))
         seq_dir = Path(self.path) / seq
-        have, paths = [], []
+        have, paths, empty = [], [], []
         for i, f in enumerate(frames):
             p = seq_dir / f"{f}.png"
             if i not in scored:   # not scored (semi-supervised first / last frame): not read
@@ -225,6 +219,8 @@ class DavisPredictions(PredictionSource):
             if p.is_file():
                 have.append(f)
                 paths.append(str(p))
+            elif self.missing == "void":
+                empty.append(f)
             else:
                 raise BadInputError(
                     f"expected a prediction for frame {f!r} of sequence {seq!r} ({self.task} scores frames "
@@ -235,9 +231,21 @@ class DavisPredictions(PredictionSource):
         if len(paths) and gshape and tuple(masks.shape[1:]) != tuple(gshape):
             raise BadInputError(f"expected predictions of {gshape[1]}x{gshape[0]} (the annotation size) for "
                                 f"sequence {seq!r}, found {masks.shape[2]}x{masks.shape[1]}", path=paths[0])
+        if empty:  # --missing void: the absent frames are empty masks, in frame order
+            h, w = tuple(gshape) if gshape else masks.shape[1:]
+            order = {f: k for k, f in enumerate(frames)}
+            allf = have + empty
+            allm = np.concatenate([masks.reshape(len(have), h, w) if have else np.zeros((0, h, w), np.uint8),
+                                   np.zeros((len(empty), h, w), np.uint8)])
+            idx = sorted(range(len(allf)), key=lambda k: order[allf[k]])
+            have = [allf[k] for k in idx]
+            masks = allm[idx]
         return VideoPrediction(frames=have, masks=masks, paths=paths)
 
     def describe(self) -> dict:
+        d = PredictionSource.describe(self)
+        if d.get("source") == "segbench predict":
+            return dict(d, task=self.task)
         return {"name": Path(self.path).name, "source": "user predictions", "task": self.task}
 
 

@@ -350,8 +350,9 @@ class ISBIMembrane(DatasetAdapter):
             return self._resolved
         if self.root is None or not self.root.exists():
             raise NotFoundError(
-                f"isbi-membrane not found at {self.root}; pass --gt pointing at a folder with train/label/*.png "
-                "or train-labels.tif (see dataset_cards/isbi-membrane.md)")
+                f"isbi-membrane not found at {self.root}; run `segbench download isbi-membrane --root DIR`, or "
+                "pass --gt pointing at a folder with train/label/*.png or train-labels.tif "
+                "(see dataset_cards/isbi-membrane.md)")
         root = self.root
         if root.is_file():
             if root.suffix.lower() not in (".tif", ".tiff"):

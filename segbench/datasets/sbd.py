@@ -40,6 +40,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
+from ..io.labels import voc_palette
 from ..types import BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 from .bsds500 import BoundaryPredictions, boundary_metric_options, write_boundary_png
@@ -52,14 +53,7 @@ VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "
 
 
 def _voc_color(i: int) -> tuple:
-    r = g = b = 0
-    c = i
-    for j in range(8):
-        r |= ((c >> 0) & 1) << (7 - j)
-        g |= ((c >> 1) & 1) << (7 - j)
-        b |= ((c >> 2) & 1) << (7 - j)
-        c >>= 3
-    return (r, g, b)
+    return tuple(int(x) for x in voc_palette()[i])
 
 
 def _struct(path, key):

@@ -58,6 +58,7 @@ from .base import DatasetAdapter, DatasetSpec, PredictionSource
 __all__ = ["CityscapesStyle", "FolderPredictions", "LabelFileReader", "load_label_table", "index_label_files"]
 
 _EXTS = (".png",)
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def index_label_files(folder, exts=_EXTS, skip=("labels.json", "labels.csv")) -> dict:
@@ -105,6 +106,9 @@ class FolderPredictions(PredictionSource):
         return sorted(self.index.values())
 
     def describe(self) -> dict:
+        d = PredictionSource.describe(self)
+        if d.get("source") == "segbench predict":
+            return d
         return {"name": self.name or Path(self.path).name, "source": "user predictions"}
 
 
@@ -254,6 +258,9 @@ class CityscapesStyle(DatasetAdapter):
     threshold : float, optional
         Read predictions as soft maps binarised at this threshold (2-class tables only).
     resize : {None, 'nearest'}
+    images : path, optional
+        Folder of the input images (same relative stems as the GT, any of .png .jpg .jpeg .tif .tiff
+        .bmp), for ``segbench predict`` (``--option images=DIR``); scoring never needs them.
     """
 
     spec: ClassVar[DatasetSpec] = DatasetSpec(
@@ -265,9 +272,21 @@ class CityscapesStyle(DatasetAdapter):
         if self.root is None:
             raise UsageError("cityscapes-style needs --gt GT_FOLDER (a folder of label PNGs)")
         self._index: dict | None = None
+        self._images: dict | None = None
         self._ls: LabelSpace | None = None
 
     # ---- layout
+    def _image_files(self) -> dict:
+        if self._images is None:
+            folder = self.options.get("images")
+            self._images = {}
+            if folder:
+                if not Path(folder).is_dir():
+                    raise NotFoundError("expected the folder of input images (--option images=DIR), found nothing",
+                                        path=folder)
+                self._images = index_label_files(folder, exts=_IMAGE_EXTS, skip=())
+        return self._images
+
     def gt_dir(self) -> Path:
         root = self.root
         if root is None or not root.exists():
@@ -337,7 +356,8 @@ class CityscapesStyle(DatasetAdapter):
             raise NotFoundError(f"expected a GT file for sample {sample_id!r}, found none", path=self.gt_dir())
         lut, allowed, colors = self._tables()
         target = read_label_lazy(path, lut=lut, allowed=allowed, colors=colors)
-        return Sample(sample_id, None, target, {"gt_path": path})
+        image = self._image_files().get(sample_id)
+        return Sample(sample_id, image, target, {"gt_path": path})
 
     def predictions(self, path, **options) -> FolderPredictions:
         opts = {**self.options, **options}

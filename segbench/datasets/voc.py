@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
+from ..io.labels import voc_palette
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask
 from ._common import (SemanticFolderPredictions, decode_colors, pred_mode, read_array, resolve_root,
                       write_png)
@@ -42,21 +43,11 @@ VOID_COLOR = (224, 224, 192)
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
-    """The VOC devkit colour map (``VOClabelcolormap.m``): bits of the index spread over R, G, B.
+    """The VOC devkit colour map (``VOClabelcolormap.m``): :func:`segbench.io.labels.voc_palette`.
 
     Returns ``(n, 3)`` uint8; index 255 is (224, 224, 192), the void colour.
     """
-    cmap = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
+    return voc_palette(n)
 
 
 def voc_label_space() -> LabelSpace:

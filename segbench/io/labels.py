@@ -38,7 +38,7 @@ from ..types import SemanticMask, SemanticPrediction
 from .atomic import atomic_open
 
 __all__ = [
-    "open_image", "read_label", "read_color_label", "colors_to_ids", "ids_to_colors", "read_soft",
+    "voc_palette", "open_image", "read_label", "read_color_label", "colors_to_ids", "ids_to_colors", "read_soft",
     "read_prob", "binarise", "resize_nearest", "check_shape", "check_values", "format_value_counts",
     "write_label", "write_color_label", "SINGLE_CHANNEL_MODES", "label_image_shape",
     "NativeSemanticMask", "NativeSemanticPrediction", "checked_lut", "read_label_lazy",
@@ -50,6 +50,34 @@ _MODE_CHANNELS = {"RGB": 3, "RGBA": 4, "LA": 2, "PA": 2, "CMYK": 4, "YCbCr": 3, 
 
 
 # ----------------------------------------------------------------------------- lazily mapped label maps
+def voc_palette(n: int = 256) -> np.ndarray:
+    """The PASCAL VOC colour map (devkit ``VOClabelcolormap.m``), also DAVIS's and SBD's palette.
+
+    Bit ``3j + k`` of the index (k = 0, 1, 2 for R, G, B) sets bit ``7 - j`` of that channel.
+
+    Parameters
+    ----------
+    n : int
+        Number of entries (default 256).
+
+    Returns
+    -------
+    ndarray, shape (n, 3), uint8
+        Index 1 is (128, 0, 0); index 255 is (224, 224, 192), the VOC void colour.
+
+    Examples
+    --------
+    >>> voc_palette()[[0, 1, 2, 255]].tolist()
+    [[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]]
+    """
+    idx = np.arange(n, dtype=np.int64)
+    pal = np.zeros((n, 3), np.int64)
+    for j in range(8):
+        for k in range(3):
+            pal[:, k] |= ((idx >> (3 * j + k)) & 1) << (7 - j)
+    return pal.astype(np.uint8)
+
+
 def checked_lut(lut: np.ndarray | None, allowed, size: int = 256) -> np.ndarray:
     """A lookup table ``stored value -> train id`` with ``-1`` for values that are not allowed.
 

@@ -207,8 +207,10 @@ def cmd_predict(args) -> int:
     from ..datasets import get_dataset_class
     from . import get_model
 
+    from ..cli import _eval_options
+
     cls = get_dataset_class(args.dataset)
-    dataset = cls(args.gt, split=args.split)
+    dataset = cls(args.gt, split=args.split, **_eval_options(args))
     model = get_model(args.model, device=args.device, batch_size=args.batch_size, slide=parse_slide(args.slide),
                       scales=parse_scales(args.scales), flip=args.flip,
                       **parse_model_options(getattr(args, "model_option", None)))
@@ -225,8 +227,23 @@ def cmd_predict(args) -> int:
     _console().print(f"wrote {summary['count']} predictions of {model.name} to {summary['out']} in "
                      f"{summary['seconds']:.2f} s ({ips if ips is not None else 'n/a'} images/s); score them with: "
                      f"segbench eval {summary.get('preds', summary['out'])} --dataset {dataset.spec.name}"
-                     + (f" --gt {args.gt}" if args.gt else ""), markup=False)
+                     + (f" --gt {args.gt}" if args.gt else "") + _eval_hint(args), markup=False)
     return 0
+
+
+def _eval_hint(args) -> str:
+    """The dataset options of a predict command line, repeated for the ``segbench eval`` hint."""
+    out = ""
+    if getattr(args, "num_classes", None):
+        out += f" --num-classes {args.num_classes}"
+    if getattr(args, "labels", None):
+        out += f" --labels {args.labels}"
+    if getattr(args, "task", None):
+        out += f" --task {args.task}"
+    for item in getattr(args, "option", None) or []:
+        if not str(item).startswith("images="):  # input images: not needed to score
+            out += f" --option {item}"
+    return out
 
 
 def _add_predict(sub) -> None:
@@ -236,6 +253,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--gt", help="dataset root (its images are the model's input)")
     p.add_argument("--split", help="split to predict (default: the dataset's)")
     p.add_argument("--out", required=True, help="output folder for the predictions")
+    p.add_argument("--num-classes", type=int, help="number of classes (styles without labels.json)")
+    p.add_argument("--labels", help="labels.json / labels.csv for styles")
+    p.add_argument("--task", help="task variant of the dataset (e.g. semi-supervised|unsupervised for video)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="dataset option, repeatable, as for `segbench eval` (see the dataset card)")
     p.add_argument("--weights", help="local weights file or folder (never downloaded)")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..io.atomic import atomic_open, atomic_write_json
+from ..io.labels import voc_palette as _voc_palette
 from ..types import (HierarchyPrediction, InstancePrediction, PanopticPrediction, SemanticPrediction, SoftPrediction,
                      VideoPrediction)
 
@@ -56,21 +57,12 @@ PANOPTIC_JSON = "panoptic.json"
 
 
 def voc_palette() -> np.ndarray:
-    """The PASCAL VOC / DAVIS palette ``(256, 3)`` uint8 (bit-interleaved; index 1 = (128, 0, 0)).
+    """The PASCAL VOC / DAVIS palette ``(256, 3)`` uint8 (:func:`segbench.io.labels.voc_palette`).
 
     >>> voc_palette()[[0, 1, 2, 255]].tolist()
     [[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]]
     """
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
+    return _voc_palette()
 
 
 def write_palette_png(path, ids: np.ndarray) -> None:

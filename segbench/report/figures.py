@@ -29,12 +29,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FIGURES", "render_figures", "figure_to_data_uri", "confusion_matrix_figure", "CONFUSION_KEYS"]
+__all__ = ["FIGURES", "BOARD_FIGURES", "render_figures", "render_board_figures", "figure_to_data_uri", "confusion_matrix_figure", "CONFUSION_KEYS"]
 
 FIGURES: dict[str, str] = {
     "confusion_matrix": "segbench.report.figures:confusion_matrix_figure",
     "confusion": "segbench.report.figures:confusion_matrix_figure",
     "pr_curves": "segbench.metrics.instance:pr_curve_figure",
+    "boundary_pr": "segbench.report.figures_boundary:boundary_pr_figure",
+}
+
+#: Leaderboard-level figures: artifact name -> ``fn(records) -> Figure | None`` drawing every ranked
+#: method on one plot (the leaderboard page then skips that artifact's per-run figure).
+BOARD_FIGURES: dict[str, str] = {
+    "boundary_pr": "segbench.report.figures_boundary:boundary_pr_board",
 }
 
 #: Artifact names under which metrics may store a confusion matrix (rows = GT, columns = prediction).
@@ -94,8 +101,9 @@ def confusion_matrix_figure(artifact, result, record, metric_key: str):
     return fig
 
 
-def render_figures(record, max_per_metric: int = 4) -> list[tuple[str, str]]:
-    """``[(title, data URI), ...]`` for every artifact of ``record`` that has a registered figure."""
+def render_figures(record, max_per_metric: int = 4, skip=()) -> list[tuple[str, str]]:
+    """``[(title, data URI), ...]`` for every artifact of ``record`` that has a registered figure
+    (artifact names in ``skip`` left out)."""
     from ..metrics.base import MetricResult
     from ..registry import resolve
 
@@ -105,7 +113,7 @@ def render_figures(record, max_per_metric: int = 4) -> list[tuple[str, str]]:
         done: set = set()
         n = 0
         for name, artifact in (res.artifacts or {}).items():
-            if name not in FIGURES or n >= max_per_metric:
+            if name not in FIGURES or name in skip or n >= max_per_metric:
                 continue
             fn = resolve(FIGURES, name, kind="figure")
             if fn in done and name in CONFUSION_KEYS:
@@ -124,4 +132,30 @@ def render_figures(record, max_per_metric: int = 4) -> list[tuple[str, str]]:
             out += rendered
             n += len(rendered)
             done.add(fn)
+    return out
+
+
+def render_board_figures(records) -> list[tuple[str, str, str]]:
+    """``[(artifact name, title, data URI), ...]``: the :data:`BOARD_FIGURES` whose artifact appears in
+    any of ``records`` (RunRecords), each drawn once over all of them."""
+    from ..registry import resolve
+
+    present: list[str] = []
+    for rec in records:
+        for res_d in (rec.metrics or {}).values():
+            for name in (res_d.get("artifacts") or {}):
+                if name in BOARD_FIGURES and name not in present:
+                    present.append(name)
+    out: list[tuple[str, str, str]] = []
+    for name in present:
+        fn = resolve(BOARD_FIGURES, name, kind="board figure")
+        try:
+            fig = fn(list(records))
+            if fig is None:
+                continue
+            title = fig.axes[0].get_title() if fig.axes else name
+            out.append((name, title or name, figure_to_data_uri(fig)))
+        except Exception as e:  # noqa: BLE001 - one broken figure must not sink the whole report
+            import warnings
+            warnings.warn(f"board figure {name!r} could not be drawn: {type(e).__name__}: {e}")
     return out

@@ -6,6 +6,8 @@ Two entry points:
 - :func:`boundary_pr_figure` — the figure hook of one RunRecord's ``bsds_boundary`` result (artifact
   ``boundary_pr``); registered for the HTML report with one line in
   :data:`segbench.report.figures.FIGURES`: ``"boundary_pr": "segbench.report.figures_boundary:boundary_pr_figure"``.
+- :func:`boundary_pr_board` — the leaderboard-level hook (``BOARD_FIGURES``): every ranked method's
+  curve and ODS point on one plot.
 - :func:`boundary_pr_comparison` — several methods on one plot (from RunRecords or plain curves),
   sorted by ODS, legend ``[F=.xxx] name``.
 
@@ -24,7 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["boundary_pr_figure", "boundary_pr_comparison", "curves_from_records", "iso_f_curves"]
+__all__ = ["boundary_pr_figure", "boundary_pr_board", "boundary_pr_comparison", "curves_from_records",
+           "iso_f_curves"]
 
 
 def iso_f_curves(levels: Sequence[float] = tuple(np.round(np.arange(0.1, 1.0, 0.1), 1)), n: int = 200):
@@ -122,3 +125,12 @@ def curves_from_records(records) -> list:
             out.append((model.get("name", "predictions"), art["recall"], art["precision"],
                         art.get("ODS_R", np.nan), art.get("ODS_P", np.nan), art.get("ODS", np.nan)))
     return out
+
+
+def boundary_pr_board(records):
+    """Leaderboard hook: :func:`boundary_pr_comparison` over the ``bsds_boundary`` results of
+    ``records`` (one curve per record, named by its model); None when none has a curve."""
+    curves = [c for c in curves_from_records(records) if len(c[1])]
+    if not curves:
+        return None
+    return boundary_pr_comparison(curves)

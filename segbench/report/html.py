@@ -141,8 +141,10 @@ def _per_class_key(per_class: dict) -> str | None:
     return "IoU" if "IoU" in keys else (keys[0] if keys else None)
 
 
-def _per_class_bars(best: list) -> str:
-    """Table class × model with one bar per cell (best run of each measured model)."""
+def _per_class_bars(best: list, max_classes: int = 200) -> str:
+    """Table class × model with one bar per cell (best run of each measured model). Above
+    ``max_classes`` rows, classes that are n/a for every model are left out, then the first
+    ``max_classes`` are shown, with a note."""
     series = []
     for model, rec in best:
         for mkey, res in rec.metrics.items():
@@ -153,13 +155,18 @@ def _per_class_bars(best: list) -> str:
                 break
     if not series:
         return ""
-    classes: list = []
-    for _, _, _, pc in series:
-        for c in pc:
-            if c not in classes:
-                classes.append(c)
+    classes = list(dict.fromkeys(c for _, _, _, pc in series for c in pc))
+    note = ""
+    if len(classes) > max_classes:
+        kept = [c for c in classes if any(not _nan((pc.get(c) or {}).get(k)) for _, _, k, pc in series)]
+        absent, classes = len(classes) - len(kept), kept
+        more = max(0, len(classes) - max_classes)
+        classes = classes[:max_classes]
+        note = (f'<p class="note">{absent} class(es) absent from GT and prediction not shown'
+                + (f"; {more} more left out after the first {max_classes}" if more else "")
+                + " (each run's JSON record holds every class).</p>")
     key = series[0][2]
-    out = [f"<h2>Per-class {_esc(key)}</h2>", '<table class="sortable"><thead><tr><th>class</th>']
+    out = [f"<h2>Per-class {_esc(key)}</h2>", note, '<table class="sortable"><thead><tr><th>class</th>']
     for model, mkey, k, _ in series:
         out.append(f'<th class="num" title="{_esc(mkey)}">{_esc(model)} · {_esc(k)}</th>')
     out.append("</tr></thead><tbody>")
@@ -203,10 +210,15 @@ def leaderboard_html(df, records, title: str | None = None, figures: bool = True
             best.append((row["model"], rec))
     parts.append(_per_class_bars(best))
     if figures and best:
-        from .figures import render_figures
+        from .figures import render_board_figures, render_figures
         figs = []
+        board = render_board_figures([rec for _, rec in best])
+        for _, ftitle, uri in board:
+            figs.append(f'<figure><img alt="{_esc(ftitle)}" src="{uri}"><figcaption>all methods: '
+                        f"{_esc(ftitle)}</figcaption></figure>")
+        skip = {name for name, _, _ in board}
         for model, rec in best[:max_figure_models]:
-            for ftitle, uri in render_figures(rec):
+            for ftitle, uri in render_figures(rec, skip=skip):
                 figs.append(f'<figure><img alt="{_esc(ftitle)}" src="{uri}"><figcaption>{_esc(model)}: '
                             f"{_esc(ftitle)}</figcaption></figure>")
         if figs:

@@ -36,16 +36,16 @@ __all__ = ["PRIMARY_METRIC", "primary_metric", "records_frame", "build_leaderboa
 
 #: The key a leaderboard of each task is ranked by (first one present in the runs).
 PRIMARY_METRIC = {
-    "semantic": ("mIoU",), "binary": ("mIoU", "Dice", "mDice"), "multilabel": ("mDice", "Dice", "mIoU"),
+    "semantic": ("mIoU",), "binary": ("mIoU", "Dice", "mDice"), "multilabel": ("mDice", "Dice", "mAUPR", "mIoU"),
     "panoptic": ("PQ",), "instance": ("AP",), "boundary": ("ODS", "BF"), "video": ("J&F",),
-    "video-instance": ("AP",), "interactive": ("NoC@90", "NoC@85"), "referring": ("mIoU", "oIoU"),
+    "video-instance": ("AP",), "interactive": ("NoC@90", "NoC@85"), "referring": ("mIoU", "oIoU"), "fewshot": ("mIoU", "FB_IoU"),
 }
 
 
 def lower_is_better(key: str) -> bool:
-    """True for keys where smaller is better (click counts, decays, errors, times)."""
+    """True for keys where smaller is better (click counts, failure counts, decays, errors, times)."""
     k = str(key).lower()
-    return k.startswith("noc") or k.endswith("_decay") or "error" in k or k.endswith("_s") or k in ("seconds", "time")
+    return k.startswith(("noc", "nof")) or k.endswith("_decay") or "error" in k or k.endswith("_s") or k in ("seconds", "time")
 
 
 def primary_metric(task: str, columns: Iterable[str]) -> str | None:

@@ -31,14 +31,14 @@ __all__ = ["print_record", "print_leaderboard", "format_value", "is_fraction_key
 
 NA_FOOTNOTE = "n/a: class absent from both the ground truth and the prediction; left out of the means."
 
-_RAW_KEY = re.compile(r"^(NoC|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
+_RAW_KEY = re.compile(r"^(NoC|NoF|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
                       re.IGNORECASE)
 
 
 def is_fraction_key(key: str) -> bool:
     """True when values of ``key`` are fractions in 0..1 (shown as percentages).
 
-    Counts and speeds are not: keys starting with ``NoC``, ``FPS``, ``num_``, ``n_``, ``count``,
+    Counts and speeds are not: keys starting with ``NoC``, ``NoF``, ``FPS``, ``num_``, ``n_``, ``count``,
     ``seconds``, ``time`` or ending in ``_count``, ``_s``, ``_px``, ``pixels``, ``instances``.
     """
     return not _RAW_KEY.search(str(key))
@@ -83,13 +83,17 @@ def _per_class_columns(per_class: dict) -> list:
     return cols
 
 
-def print_record(record, console=None) -> None:
+def print_record(record, console=None, max_classes: int = 200) -> None:
     """Print the summary table, the per-class table(s) and the provenance line of ``record``.
 
     Parameters
     ----------
     record : RunRecord
     console : rich.console.Console, optional
+    max_classes : int
+        Per-class tables with more rows than this (large label spaces, up to 65535 classes) leave out the
+        classes that are n/a in every column, then show the first ``max_classes`` rows and say how many
+        were left out; the record (``--json``) always holds every class.
     """
     from rich.console import Console
     from rich.table import Table
@@ -125,7 +129,14 @@ def print_record(record, console=None) -> None:
         t.add_column("class", style="cyan", no_wrap=True)
         for c in cols:
             t.add_column(c, justify="right")
-        for cname, row in per_class.items():
+        items = list(per_class.items())
+        absent = 0
+        if len(items) > max_classes:
+            kept = [(n, r) for n, r in items if not all(_isnan((r or {}).get(c)) for c in cols)]
+            absent = len(items) - len(kept)
+            items = kept
+        more = max(0, len(items) - max_classes)
+        for cname, row in items[:max_classes]:
             cells = []
             for c in cols:
                 v = (row or {}).get(c)
@@ -134,6 +145,10 @@ def print_record(record, console=None) -> None:
                 cells.append(format_value(c, v))
             t.add_row(Text(str(cname)), *cells)
         console.print(t)
+        if absent or more:
+            console.print(f"{absent} class(es) absent from GT and prediction not shown"
+                          + (f"; {more} more class(es) left out after the first {max_classes}" if more else "")
+                          + " (the --json record holds every class)", style="dim", markup=False)
     if any_na:
         console.print(NA_FOOTNOTE, style="dim", markup=False)
     console.print(provenance_line(record), style="dim", markup=False)
