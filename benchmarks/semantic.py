@@ -18,12 +18,13 @@ Usage::
 Prints seconds per pair and the ratios. Goals (issue 8): 1 worker ≥ 2× faster than cityscapesScripts,
 ≥ 6× faster than torchmetrics, metric work (segbench time − decode time) ≤ 25 % of decode time.
 
-Measured 2026-11-24, N=20, best of 3, on a 2-core machine shared with 7 other jobs (timings noisy):
-decode GT+pred 22-27 ms/pair; segbench 1 worker 2.85× faster than cityscapesScripts 2.3.0 (IoU only),
-2.64× (IoU + iIoU), 9.75× faster than torchmetrics; metric work 22-29 % of decode (IoU only) and
-2-23 % (IoU + iIoU, decode includes instanceIds); 2 workers gave no gain on the loaded machine.
-cityscapesScripts' pure-Python path costs only about 1-2.5× decode on numpy 2.4 (fast sorts), so the
-decode floor shared by both bounds the ratio.
+Measured 2026-11-24 on the quiet 2-core machine (no other jobs), N=100, decode included:
+decode GT+pred 12.2 ms/pair; segbench 1 worker 17.0 ms/pair (IoU only), 29.6 ms/pair (IoU + iIoU,
+decode includes instanceIds); cityscapesScripts 2.3.0 49.3 / 92.0 ms/pair → 2.90× / 3.11× faster;
+torchmetrics (N=40) 141 ms/pair → 9.1× faster; metric work 23.9 % (IoU only) / 23.4 % (IoU + iIoU)
+of decode, interleaved per pair; 2 workers 1.81× over 1; peak RSS of a fresh process 74 MiB for 25
+pairs and 75 MiB for 100 (``--memory``). cityscapesScripts' pure-Python path costs about 3× decode
+on numpy 2.4, so the decode floor shared by both bounds the ratio.
 """
 
 from __future__ import annotations
@@ -224,6 +225,32 @@ def bench_interleaved(root, pred_dir, gts, preds, insts, instances: bool, repeat
     return dec_total, seg_total
 
 
+_MEM_SNIPPET = """
+import sys
+from pathlib import Path
+from segbench.datasets.cityscapes import Cityscapes
+from segbench.engine import evaluate_run
+root, pred, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ds = Cityscapes(root)
+ids = ds.sample_ids()[:k]
+evaluate_run(ds, ds.predictions(pred), ds.build_metrics(None), ids=ids)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM"):
+        print(int(line.split()[1]) // 1024)
+"""
+
+
+def bench_memory(root, pred_dir, counts) -> list:
+    """Peak RSS (MiB, VmHWM) of a fresh ``segbench`` process evaluating the first k pairs, per k."""
+    import subprocess
+    out = []
+    for k in counts:
+        r = subprocess.run([sys.executable, "-c", _MEM_SNIPPET, str(root), str(pred_dir), str(k)],
+                           capture_output=True, text=True, check=True)
+        out.append((k, int(r.stdout.strip().splitlines()[-1])))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", nargs="?", type=int, default=100)
@@ -231,6 +258,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-torchmetrics", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="best of R runs per measurement (default 3)")
+    ap.add_argument("--memory", action="store_true",
+                    help="peak RSS of a fresh process evaluating N/4 and N pairs (IoU+iIoU, 1 worker)")
     a = ap.parse_args(argv)
     global REPEAT
     REPEAT = max(1, a.repeat)
@@ -285,6 +314,10 @@ def main(argv=None):
     print(f"cityscapesScripts' own work over decode: IoU only {(tcsn - dec2) / dec2:.1%}, "
           f"IoU+iIoU {(tcs - dec3) / dec3:.1%} (bounds any speed-up: decode is shared)")
     print(f"2 workers vs 1: {t1 / t2:.2f}x (2 cores shared with other jobs)")
+    if a.memory:
+        mem = bench_memory(root, pred_dir, sorted({max(1, n // 4), n}))
+        print("peak RSS of a fresh process (IoU+iIoU, 1 worker): "
+              + ", ".join(f"{k} pairs {m} MiB" for k, m in mem))
     return 0
 
 

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .errors import GateFailed, SegbenchError, UsageError
 
@@ -72,8 +72,28 @@ def _eval_options(args) -> dict:
         key, sep, val = str(item).partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--option: expected KEY=VALUE (e.g. gt=eroded), found {item!r}")
-        opts[key.strip().replace("-", "_")] = val.strip()
+        v: Any = val.strip()
+        low = v.lower()
+        if low in ("true", "yes", "on"):
+            v = True
+        elif low in ("false", "no", "off"):
+            v = False
+        opts[key.strip().replace("-", "_")] = v
     return opts
+
+
+def check_dataset_options(cls, args, warn=None) -> None:
+    """Report ``--option`` keys the adapter does not read (a typo would otherwise do nothing)."""
+    known = getattr(cls, "option_names", None)
+    if known is None:
+        return
+    from .registry import did_you_mean
+    for item in getattr(args, "option", None) or []:
+        key = str(item).partition("=")[0].strip().replace("-", "_")
+        if key and key not in known:
+            msg = (f"--option {key}: dataset {cls.spec.name!r} does not read this option{did_you_mean(key, known)}; "
+                   f"it is ignored (options: {', '.join(known) or 'none'}; see dataset_cards/{cls.spec.name}.md)")
+            (warn or _warn)(msg)
 
 
 def cmd_eval(args) -> int:
@@ -83,10 +103,12 @@ def cmd_eval(args) -> int:
 
     cls = get_dataset_class(args.dataset)
     opts = _eval_options(args)
+    check_dataset_options(cls, args)
     dataset = cls(args.gt, split=args.split, **opts)
     predictions = dataset.predictions(args.preds, **opts)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    metrics = dataset.build_metrics(names)
+    from .metrics import parse_metric_options
+    metrics = dataset.build_metrics(names, parse_metric_options(getattr(args, "metric_option", None)))
     gates = parse_gates(args.fail_under, "--fail-under")
     prog, cb = _progress_bar(f"eval {dataset.spec.name}")
     if prog:
@@ -148,6 +170,9 @@ def _add_eval(sub) -> None:
     p.add_argument("--pred-folder", help="override the prediction PNG folder (panoptic)")
     p.add_argument("--pred-encoding", help="prediction label encoding: labelid (cityscapes default) | trainid | "
                    "color; styles: id (default) | trainid")
+    p.add_argument("--metric-option", action="append", metavar="METRIC.KEY=VALUE",
+                   help="metric option, repeatable (e.g. coco_ap.fix_max_dets=true, bsds_boundary.mode=fast, "
+                        "davis_jf.fix_decay_bins=true); recorded in the RunRecord")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="dataset option, repeatable (e.g. gt=eroded, ignore_clutter=true, patch_size=512; see the "
                         "dataset card)")

@@ -72,6 +72,8 @@ class ADE20K(DatasetAdapter):
     resize : nearest
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("pred_encoding", "pred_ids", "resize")
     spec = DatasetSpec(
         name="ade20k", version="SceneParsing-2016", task="semantic",
         splits={"train": 20210, "val": 2000}, default_split="val", default_metrics=("miou",),

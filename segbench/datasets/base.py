@@ -167,6 +167,9 @@ class DatasetAdapter:
     def __len__(self) -> int:
         return len(self.sample_ids())
 
+    #: Options the adapter reads (``--option KEY=VALUE``); None = not declared. Unknown keys are reported.
+    option_names: ClassVar[tuple | None] = None
+
     def require_root(self) -> Path:
         """Raise the standard not-found error when the root is missing."""
         if self.root is None or not self.root.exists():
@@ -182,12 +185,22 @@ class DatasetAdapter:
         """Options this dataset passes to metric ``metric_name`` (e.g. COCO's ``iou_type``)."""
         return {}
 
-    def build_metrics(self, names: Sequence[str] | None = None) -> list:
-        """Metrics by registry name (default: the dataset's), built on its label space."""
+    def build_metrics(self, names: Sequence[str] | None = None, options: dict | None = None) -> list:
+        """Metrics by registry name (default: the dataset's), built on its label space.
+
+        ``options`` maps a metric name to extra options (``--metric-option``) laid over the dataset's
+        :meth:`metric_options`; naming a metric that is not built is an error.
+        """
+        from ..errors import UsageError
         from ..metrics import get_metric
         names = list(names) if names else list(self.default_metrics())
+        options = dict(options or {})
+        unused = [m for m in options if m not in names]
+        if unused:
+            raise UsageError(f"--metric-option names {', '.join(map(repr, unused))}, which this run does not "
+                             f"compute (metrics: {', '.join(names)}); add it to --metrics or fix the name")
         ls = self.label_space()
-        return [get_metric(n, ls, **self.metric_options(n)) for n in names]
+        return [get_metric(n, ls, **{**self.metric_options(n), **options.get(n, {})}) for n in names]
 
     def describe(self) -> dict:
         return {"name": self.spec.name, "version": self.spec.version, "task": self.spec.task,

@@ -226,6 +226,8 @@ class BoundaryPredictions(PredictionSource):
 class BSDS500(DatasetAdapter):
     """BSDS500 boundary / region benchmark adapter (see the module docstring)."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("boundary_mode", "max_dist", "nthresh", "occurrence", "region_thresholds", "thin")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="bsds500", version="2011", task="boundary",
         splits={"train": 200, "val": 100, "test": 200}, default_split="test",

@@ -169,6 +169,8 @@ class Cityscapes(DatasetAdapter):
         reference.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("instance_avg_size", "instances", "pred_encoding", "resize", "strict_category_iiou")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="cityscapes", version="1", task="semantic",
         splits={"train": 2975, "val": 500, "test": 1525}, default_split="val", default_metrics=("miou",),

@@ -67,6 +67,8 @@ CITYSCAPES_PANOPTIC_CATEGORIES = _categories()
 class CityscapesPanoptic(_PanopticJSONDataset):
     """Cityscapes panoptic in cityscapesScripts' layout; scored like ``evalPanopticSemanticLabeling``."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("gt_folder", "gt_json", "pred_folder", "variant")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="cityscapes-panoptic", version="1.0", task="panoptic", splits={"train": 2975, "val": 500, "test": 1525},
         default_split="val", default_metrics=("pq",),

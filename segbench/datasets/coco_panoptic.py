@@ -241,6 +241,8 @@ class _PanopticJSONDataset(DatasetAdapter):
 class CocoPanoptic(_PanopticJSONDataset):
     """COCO panoptic 2017 in its official layout (``annotations/panoptic_<split>2017.json`` + PNG folder)."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("gt_folder", "gt_json", "pred_folder")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="coco-panoptic", version="2017", task="panoptic", splits={"train": 118287, "val": 5000},
         default_split="val", default_metrics=("pq",), license="CC BY 4.0 (annotations); Flickr terms (images)",
@@ -283,6 +285,8 @@ class CocoPanoptic(_PanopticJSONDataset):
 class CocoPanopticStyle(_PanopticJSONDataset):
     """Users' own COCO panoptic data: ``--gt GT.json``; PNG folder ``GT/`` beside it or ``--gt-folder``."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("gt_folder", "pred_folder")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="coco-panoptic-style", version="1", task="panoptic", splits={}, default_split="",
         default_metrics=("pq",), obtain="manual",

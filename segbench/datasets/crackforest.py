@@ -81,6 +81,8 @@ class CrackSemanticPredictions(BoundaryPredictions):
 class CrackForest(DatasetAdapter):
     """CrackForest adapter (see the module docstring)."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("boundary_mode", "max_dist", "nthresh", "occurrence", "task", "thin", "threshold")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="crackforest", version="2016", task="boundary", splits={"all": 118}, default_split="all",
         default_metrics=("bsds_boundary",),

@@ -264,6 +264,8 @@ class DavisStyle(DatasetAdapter):
     resolution : str, default "480p"
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("annotation", "resolution", "task")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="davis-style", version="1", task="video", splits={}, default_split="val",
         default_metrics=("davis_jf",), license="(your data)", citation=_CITATION_2017,

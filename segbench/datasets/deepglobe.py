@@ -112,6 +112,8 @@ class DeepGlobeLandCover(_DeepGlobe):
     Predictions: ``<id>_mask.png`` (or ``<id>.png``) RGB colour-coded like the GT, or single-channel train ids.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("pred_encoding", "pred_ids", "resize")
     spec = DatasetSpec(
         name="deepglobe-landcover", version="2018", task="semantic",
         splits={"train": 803, "valid": 171, "test": 172}, default_split="train", default_metrics=("miou",),
@@ -169,6 +171,8 @@ class DeepGlobeLandCover(_DeepGlobe):
 class DeepGlobeRoads(_DeepGlobe):
     """DeepGlobe road extraction: binary road masks (``>= 128`` = road), scored by road IoU."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("resize", "threshold")
     spec = DatasetSpec(
         name="deepglobe-roads", version="2018", task="binary",
         splits={"train": 6226, "valid": 1243, "test": 1101}, default_split="train", default_metrics=("miou",),

@@ -123,6 +123,8 @@ class IDRiD(DatasetAdapter):
         A lesion without a GT TIFF is absent (all-negative) or not scored for that image.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("missing_lesion",)
     spec = DatasetSpec(
         name="idrid", version="2018", task="multilabel", splits={"train": 54, "test": 27}, default_split="test",
         default_metrics=("idrid_aupr",), license="CC BY 4.0",

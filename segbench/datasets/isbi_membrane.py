@@ -312,6 +312,8 @@ class ISBIMembrane(DatasetAdapter):
         Prediction options (see :class:`ISBIPredictions`).
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("layout", "resize", "threshold")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="isbi-membrane", version="2012", task="binary",
         splits={"train": 30, "test": 30}, default_split="train", default_metrics=("miou",),

@@ -215,6 +215,8 @@ class KaggleClouds(DatasetAdapter):
         How the 1400×2100 training masks are reduced to the scoring size (``--option reduce=area``).
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("reduce", "scoring_size")
     spec = DatasetSpec(
         name="kaggle-clouds", version="2019", task="multilabel", splits={"train": 5546, "test": 3698},
         default_split="train", default_metrics=("clouds_dice",),

@@ -143,6 +143,8 @@ class SemanticLabelPredictions(BoundaryPredictions):
 class SBD(DatasetAdapter):
     """SBD adapter (see the module docstring)."""
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("boundary_mode", "gt", "max_dist", "nthresh", "occurrence", "task", "thin")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="sbd", version="2011", task="boundary", splits={"train": 8498, "val": 2857}, default_split="val",
         default_metrics=("bsds_boundary",),

@@ -263,6 +263,8 @@ class CityscapesStyle(DatasetAdapter):
         .bmp), for ``segbench predict`` (``--option images=DIR``); scoring never needs them.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ("images", "labels", "num_classes", "pred_encoding", "resize", "threshold")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="cityscapes-style", version="1", task="semantic", splits={}, default_split="all",
         default_metrics=("miou",), license="(your data)", homepage="", obtain="manual")

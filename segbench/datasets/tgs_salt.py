@@ -79,6 +79,8 @@ class TGSSalt(DatasetAdapter):
         For PNG prediction folders: foreground at ``>= threshold`` (default: > 0 for 0/1, >= 128 for 8-bit).
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("gt_source", "resize", "threshold")
     spec = DatasetSpec(
         name="tgs-salt", version="2018", task="binary", splits={"train": 4000, "test": 18000},
         default_split="train", default_metrics=("tgs_map",),

@@ -103,6 +103,8 @@ class VOC2012(DatasetAdapter):
         Resize predictions to the GT size.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("pred_encoding", "pred_ids", "resize")
     spec = DatasetSpec(
         name="voc2012", version="2012", task="semantic",
         splits={"train": 1464, "val": 1449, "trainval": 2913, "trainaug": 10582},
@@ -342,6 +344,8 @@ class VOCStyle(VOC2012):
     VOC classes. ``--gt`` may point at the folder holding ``SegmentationClass`` or at a PNG folder.
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("labels", "num_classes", "pred_encoding", "pred_ids", "resize")
     spec = DatasetSpec(
         name="voc-style", version="1", task="semantic", splits={}, default_split="val",
         default_metrics=("miou",), license="your data", obtain="manual",

@@ -96,6 +96,8 @@ class YouTubeVIS(DatasetAdapter):
     split : str, default "valid"
     """
 
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names: ClassVar[tuple] = ()
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="youtube-vis", version="2021", task="video-instance", splits={"train": 2985, "valid": 421, "test": 453},
         default_split="valid", default_metrics=("ytvis_ap",), license="CC BY 4.0 (annotations); videos: YouTube terms",

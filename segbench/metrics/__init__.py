@@ -40,4 +40,46 @@ def get_metric(name: str, label_space=None, **options):
     return get_metric_class(name)(label_space, **options)
 
 
-__all__ = ["METRICS", "get_metric", "get_metric_class"]
+def check_metric_options(name: str, options: dict) -> None:
+    """Refuse option keys that metric ``name`` does not read (a typo would silently do nothing)."""
+    from ..errors import UsageError
+    from ..registry import did_you_mean
+    cls = get_metric_class(name)
+    known = cls.option_names
+    if known is None:
+        return
+    for key in options:
+        if key not in known:
+            accepted = ", ".join(known) if known else "none"
+            raise UsageError(f"--metric-option: metric {name!r} has no option {key!r}{did_you_mean(key, known)}; "
+                             f"it accepts: {accepted}")
+
+
+def parse_metric_options(items) -> dict:
+    """``["coco_ap.fix_max_dets=true", "bsds_boundary.mode=fast"]`` → ``{metric: {key: value}}``.
+
+    Values are JSON where they parse (numbers, true/false, null, lists), strings otherwise; metric names
+    and keys are checked (:func:`check_metric_options`).
+    """
+    import json
+
+    from ..errors import UsageError
+    out: dict = {}
+    for item in items or []:
+        lhs, sep, val = str(item).partition("=")
+        metric, dot, key = lhs.strip().partition(".")
+        if not sep or not dot or not metric or not key:
+            raise UsageError(f"--metric-option: expected METRIC.KEY=VALUE (e.g. coco_ap.fix_max_dets=true), "
+                             f"found {item!r}")
+        try:
+            value = json.loads(val)
+        except ValueError:
+            value = val.strip()
+        get_metric_class(metric)  # unknown metric: did-you-mean
+        out.setdefault(metric, {})[key.strip()] = value
+    for metric, opts in out.items():
+        check_metric_options(metric, opts)
+    return out
+
+
+__all__ = ["METRICS", "get_metric", "get_metric_class", "check_metric_options", "parse_metric_options"]

@@ -108,6 +108,8 @@ class Metric:
     """
 
     name: ClassVar[str] = "metric"
+    #: The options the metric reads (checked for ``--metric-option``); None = not declared.
+    option_names: ClassVar[tuple | None] = None
     version: ClassVar[str] = "1"
     task: ClassVar[str] = ""
     summary_keys: ClassVar[tuple] = ()

@@ -90,6 +90,7 @@ class BSDSBoundary(Metric):
     """
 
     name: ClassVar[str] = "bsds_boundary"
+    option_names: ClassVar[tuple] = ("max_dist", "mode", "nthresh", "occurrence", "thin")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "boundary"
     summary_keys: ClassVar[tuple] = ("ODS", "OIS", "AP_boundary", "R50")
@@ -195,6 +196,7 @@ class BSDSRegions(Metric):
     """
 
     name: ClassVar[str] = "bsds_regions"
+    option_names: ClassVar[tuple] = ()
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "boundary"
     summary_keys: ClassVar[tuple] = ("SC_ODS", "SC_OIS", "PRI_ODS", "PRI_OIS", "VOI_ODS", "VOI_OIS")
@@ -322,6 +324,7 @@ class BoundaryIoU(_PerClassCounts):
     """
 
     name: ClassVar[str] = "boundary_iou"
+    option_names: ClassVar[tuple] = ("dilation_ratio", "ignore_index", "num_classes", "threshold")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "semantic"
     summary_keys: ClassVar[tuple] = ("boundary_IoU",)
@@ -374,6 +377,7 @@ class BoundaryF(_PerClassCounts):
     """
 
     name: ClassVar[str] = "bf"
+    option_names: ClassVar[tuple] = ("bound_th", "ignore_index", "num_classes", "threshold")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "semantic"
     summary_keys: ClassVar[tuple] = ("BF",)

@@ -228,6 +228,7 @@ class CityscapesInstanceAP(Metric):
     """
 
     name: ClassVar[str] = "cityscapes_ap"
+    option_names: ClassVar[tuple] = ("min_region_size",)
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "instance"
     summary_keys: ClassVar[tuple] = ("AP", "AP50")

@@ -92,6 +92,7 @@ class TGSMeanAP(Metric):
     """
 
     name = "tgs_map"
+    option_names = ("foreground", "threshold")
     version = "1"
     task = "binary"
     summary_keys = ("mAP",)
@@ -173,6 +174,7 @@ class CloudsDice(Metric):
     """
 
     name = "clouds_dice"
+    option_names = ("threshold",)
     version = "1"
     task = "multilabel"
     summary_keys = ("Dice",)
@@ -261,6 +263,7 @@ class IDRiDAUPR(Metric):
     """
 
     name = "idrid_aupr"
+    option_names = ("bins",)
     version = "1"
     task = "multilabel"
     summary_keys = ("mAUPR",)

@@ -69,6 +69,7 @@ class FewShotIoU(Metric):
     """
 
     name: ClassVar[str] = "fewshot"
+    option_names: ClassVar[tuple] = ("binarize", "class_id", "classes", "ignore_index", "num_classes", "threshold")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "fewshot"
     summary_keys: ClassVar[tuple] = ("mIoU", "FB_IoU")

@@ -84,6 +84,7 @@ class COCOAP(Metric):
     """
 
     name: ClassVar[str] = "coco_ap"
+    option_names: ClassVar[tuple] = ("fix_max_dets", "fix_zero_gt_id", "iou_type", "max_dets")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "instance"
     summary_keys: ClassVar[tuple] = STAT_KEYS
@@ -239,6 +240,7 @@ class LVISAP(COCOAP):
     """
 
     name: ClassVar[str] = "lvis_ap"
+    option_names: ClassVar[tuple] = ("fix_max_dets", "fix_zero_gt_id", "frequencies", "iou_type", "max_dets")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "instance"
     summary_keys: ClassVar[tuple] = LVIS_KEYS + ("AR@300",)

@@ -64,6 +64,7 @@ class InteractiveNoC(Metric):
     """
 
     name: ClassVar[str] = "interactive"
+    option_names: ClassVar[tuple] = ("curve_clicks", "ignore_index", "max_clicks", "nof_mode", "thresholds")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "interactive"
     summary_keys: ClassVar[tuple] = ("NoC@85", "NoC@90", "NoF@85", "NoF@90")

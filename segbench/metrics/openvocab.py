@@ -56,6 +56,7 @@ class ZeroShotIoU(Metric):
     """
 
     name: ClassVar[str] = "zeroshot"
+    option_names: ClassVar[tuple] = ("ignore_index", "num_classes", "unseen")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "semantic"
     summary_keys: ClassVar[tuple] = ("mIoU_seen", "mIoU_unseen", "hIoU", "mIoU")

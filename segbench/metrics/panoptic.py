@@ -160,6 +160,7 @@ class PanopticQuality(_PQBase):
     """
 
     name: ClassVar[str] = "pq"
+    option_names: ClassVar[tuple] = ("crowd", "gt_area", "per_sample")
     version: ClassVar[str] = "1"
     summary_keys: ClassVar[tuple] = ("PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st")
 
@@ -193,6 +194,7 @@ class ModifiedPanopticQuality(_PQBase):
     """
 
     name: ClassVar[str] = "pq_modified"
+    option_names: ClassVar[tuple] = ("crowd_as_void", "iou_float32", "modified_stuff", "per_sample")
     version: ClassVar[str] = "1"
     summary_keys: ClassVar[tuple] = ("PQ_mod", "SQ_mod", "RQ_mod", "PQ_mod_th", "SQ_mod_th", "RQ_mod_th",
                                      "PQ_mod_st", "SQ_mod_st", "RQ_mod_st")

@@ -64,6 +64,7 @@ class ReferringIoU(Metric):
     """
 
     name: ClassVar[str] = "referring"
+    option_names: ClassVar[tuple] = ("empty_iou", "threshold", "thresholds")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "referring"
     summary_keys: ClassVar[tuple] = ("oIoU", "mIoU") + tuple(threshold_key(t) for t in DEFAULT_THRESHOLDS)

@@ -125,6 +125,7 @@ class MeanIoU(Metric):
     """
 
     name: ClassVar[str] = "miou"
+    option_names: ClassVar[tuple] = ("confusion_storage", "ignore_index", "instance_avg_size", "num_classes", "per_sample", "threshold", "void_categories")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "semantic"
     summary_keys: ClassVar[tuple] = ("mIoU", "mAcc", "aAcc", "fwIoU", "mDice")

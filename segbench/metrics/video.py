@@ -101,6 +101,7 @@ class DavisJF(Metric):
     """
 
     name: ClassVar[str] = "davis_jf"
+    option_names: ClassVar[tuple] = ("bound_th", "extra_ids", "fix_decay_bins", "max_proposals", "objects", "task", "use_void")
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "video"
     summary_keys: ClassVar[tuple] = ("J&F", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
@@ -204,6 +205,7 @@ class YTVISAP(Metric):
     """
 
     name: ClassVar[str] = "ytvis_ap"
+    option_names: ClassVar[tuple] = ()
     version: ClassVar[str] = "1"
     task: ClassVar[str] = "video-instance"
     summary_keys: ClassVar[tuple] = F.YTVIS_KEYS

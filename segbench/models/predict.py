@@ -207,9 +207,10 @@ def cmd_predict(args) -> int:
     from ..datasets import get_dataset_class
     from . import get_model
 
-    from ..cli import _eval_options
+    from ..cli import _eval_options, check_dataset_options
 
     cls = get_dataset_class(args.dataset)
+    check_dataset_options(cls, args)
     dataset = cls(args.gt, split=args.split, **_eval_options(args))
     model = get_model(args.model, device=args.device, batch_size=args.batch_size, slide=parse_slide(args.slide),
                       scales=parse_scales(args.scales), flip=args.flip,
