@@ -21,6 +21,19 @@ Usage::
 Default models: a light subset (run everything with ``--models all``; the large ones -- DPT-L,
 SAM ViT-B, Mask R-CNN -- take minutes per image on a shared 2-core machine).
 
+Measured 2026-11-24 on the quiet 2-core machine (no other jobs), ``--batch-sizes 1 --repeat 2``,
+2 threads::
+
+    model                      batch  input    wrapper img/s  forward img/s  overhead
+    tv-lraspp-mobilenetv3          1  375x500          8.70          11.45       1.32
+    tv-deeplabv3-resnet50          1  375x500          0.373          0.399      1.07
+    tv-maskrcnn-resnet50-fpn       1  480x640          0.221              -         -
+    hf-segformer (B0, 150 cl.)     1  512x512          1.75           3.31       1.89
+    smp-unet (resnet34)            1  512x512          1.80           1.83       1.02
+
+(SegFormer's overhead is its post-processing: logits upsampled 4x to the image size before the
+argmax, as ``post_process_semantic_segmentation`` does.)
+
 Measured 2026-11-24 on the shared 2-core CI machine, ``--threads 1 --repeat 1``, load average 1.8-4.3
 (other jobs running: upper bounds, ±50 % noise; overhead < 1 is noise)::
 

@@ -125,3 +125,12 @@ def test_missing_root_error(name, tmp_path):
     if not _is_style(name):  # styles read the user's own --gt: a NotFoundError naming it is enough
         assert "not found" in msg.lower(), msg
         assert f"segbench download {name}" in msg, msg
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_lists_the_adapter_options(name):
+    cls = get_dataset_class(name)
+    text = (CARDS / f"{name}.md").read_text(encoding="utf-8")
+    assert "## segbench options" in text, f"{name}: card has no options section"
+    missing = [k for k in (cls.option_names or ()) if f"`{k}`" not in text]
+    assert not missing, f"{name}: card does not document --option keys {missing}"
