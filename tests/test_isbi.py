@@ -26,7 +26,7 @@ def _save(path, arr, mode=None):
 def test_registry_and_spec():
     cls = get_dataset_class("isbi-membrane")
     assert cls is ISBIMembrane
-    assert cls.spec.task == "binary" and cls.spec.default_metrics == ("miou",)
+    assert cls.spec.task == "binary" and cls.spec.default_metrics == ("miou", "isbi_rand")
     ls = ISBIMembrane(None).label_space()
     assert ls.names == ["membrane", "cell"]
     assert ls.by_name("cell").id == 255 and ls.by_name("cell").train_id == 1

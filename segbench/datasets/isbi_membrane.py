@@ -316,7 +316,7 @@ class ISBIMembrane(DatasetAdapter):
     option_names: ClassVar[tuple] = ("layout", "resize", "threshold")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="isbi-membrane", version="2012", task="binary",
-        splits={"train": 30, "test": 30}, default_split="train", default_metrics=("miou",),
+        splits={"train": 30, "test": 30}, default_split="train", default_metrics=("miou", "isbi_rand"),
         license="research use (ISBI 2012 challenge data; no explicit licence)",
         citation="Arganda-Carreras et al., Crowdsourcing the creation of image segmentation algorithms for "
                  "connectomics, Front. Neuroanat. 9:142 (2015); Cardona et al., PLoS Biol 8(10):e1000502 (2010)",

@@ -27,6 +27,7 @@ METRICS: dict[str, str] = {
     "fewshot": "segbench.metrics.fewshot:FewShotIoU",
     "zeroshot": "segbench.metrics.openvocab:ZeroShotIoU",
     "interactive": "segbench.metrics.interactive:InteractiveNoC",
+    "isbi_rand": "segbench.metrics.rand:IsbiRand",
 }
 
 

@@ -31,14 +31,14 @@ __all__ = ["print_record", "print_leaderboard", "format_value", "is_fraction_key
 
 NA_FOOTNOTE = "n/a: class absent from both the ground truth and the prediction; left out of the means."
 
-_RAW_KEY = re.compile(r"^(NoC|NoF|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
+_RAW_KEY = re.compile(r"^(H_|NoC|NoF|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
                       re.IGNORECASE)
 
 
 def is_fraction_key(key: str) -> bool:
     """True when values of ``key`` are fractions in 0..1 (shown as percentages).
 
-    Counts and speeds are not: keys starting with ``NoC``, ``NoF``, ``FPS``, ``num_``, ``n_``, ``count``,
+    Counts, entropies and speeds are not: keys starting with ``H_``, ``NoC``, ``NoF``, ``FPS``, ``num_``, ``n_``, ``count``,
     ``seconds``, ``time`` or ending in ``_count``, ``_s``, ``_px``, ``pixels``, ``instances``.
     """
     return not _RAW_KEY.search(str(key))
@@ -154,8 +154,9 @@ def print_record(record, console=None, max_classes: int = 200) -> None:
     console.print(provenance_line(record), style="dim", markup=False)
 
 
-def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
-    """A leaderboard frame as a rich table: the measured rows (+ up to ``max_reported`` reported rows)."""
+def print_leaderboard(df, console=None, max_reported: int = 0, max_columns: int = 5) -> None:
+    """A leaderboard frame as a rich table: the measured rows (+ up to ``max_reported`` reported rows);
+    at most ``max_columns`` value columns (the ranking key first), the rest are in the rendered report."""
     from rich.console import Console
     from rich.table import Table
 
@@ -165,6 +166,11 @@ def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
     reported = df[df["source"] == "reported"] if len(df) else df
     shown_vals = [v for v in values if len(measured) and v in measured and measured[v].notna().any()] or values
     primary = df.attrs.get("primary")
+    hidden = 0
+    if len(shown_vals) > max_columns:
+        keep = ([primary] if primary in shown_vals else []) + [v for v in shown_vals if v != primary]
+        hidden = len(keep) - max_columns
+        shown_vals = keep[:max_columns]
     console.print(f"{df.attrs.get('dataset', '?')} · {df.attrs.get('task', '?')} — ranked by {primary}",
                   style="bold", markup=False)
     from rich import box
@@ -186,5 +192,7 @@ def print_leaderboard(df, console=None, max_reported: int = 0) -> None:
                 cells.append("" if na else str(v))
         t.add_row(*[Text(c) for c in cells])
     console.print(t)
+    if hidden:
+        console.print(f"+ {hidden} more value column(s) in the rendered report", style="dim", markup=False)
     if len(reported) > max_reported:
         console.print(f"+ {len(reported) - max_reported} paper-reported row(s) in the rendered report", style="dim")
