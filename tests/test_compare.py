@@ -103,7 +103,7 @@ def test_per_class_deltas(tmp_path, capsys):
 def test_count_keys_are_not_percent_and_failures_rank_lower_first():
     from segbench.report.leaderboard import PRIMARY_METRIC, lower_is_better
     from segbench.report.tables import format_value, is_fraction_key
-    for k in ("NoC@90", "NoF@85", "J_decay", "seconds"):
+    for k in ("NoC@90", "NoF@85", "J_decay", "seconds", "VOI_ODS", "H_gt_given_pred", "rand_error"):
         assert lower_is_better(k), k
     for k in ("mIoU", "PQ", "ODS", "J&F", "FB_IoU"):
         assert not lower_is_better(k), k

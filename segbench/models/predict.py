@@ -235,6 +235,8 @@ def cmd_predict(args) -> int:
 def _eval_hint(args) -> str:
     """The dataset options of a predict command line, repeated for the ``segbench eval`` hint."""
     out = ""
+    if getattr(args, "split", None):
+        out += f" --split {args.split}"
     if getattr(args, "num_classes", None):
         out += f" --num-classes {args.num_classes}"
     if getattr(args, "labels", None):

@@ -45,7 +45,7 @@ PRIMARY_METRIC = {
 def lower_is_better(key: str) -> bool:
     """True for keys where smaller is better (click counts, failure counts, decays, errors, times)."""
     k = str(key).lower()
-    return k.startswith(("noc", "nof", "h_")) or k.endswith("_decay") or "error" in k or k.endswith("_s") or k in ("seconds", "time")
+    return k.startswith(("noc", "nof", "h_", "voi")) or k.endswith("_decay") or "error" in k or k.endswith("_s") or k in ("seconds", "time")
 
 
 def primary_metric(task: str, columns: Iterable[str]) -> str | None:

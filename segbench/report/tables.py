@@ -31,14 +31,14 @@ __all__ = ["print_record", "print_leaderboard", "format_value", "is_fraction_key
 
 NA_FOOTNOTE = "n/a: class absent from both the ground truth and the prediction; left out of the means."
 
-_RAW_KEY = re.compile(r"^(H_|NoC|NoF|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
+_RAW_KEY = re.compile(r"^(H_|VOI|NoC|NoF|FPS|fps|num_|n_|count|seconds|time|images_per_s)|(_count|_s|_px|pixels|instances)$",
                       re.IGNORECASE)
 
 
 def is_fraction_key(key: str) -> bool:
     """True when values of ``key`` are fractions in 0..1 (shown as percentages).
 
-    Counts, entropies and speeds are not: keys starting with ``H_``, ``NoC``, ``NoF``, ``FPS``, ``num_``, ``n_``, ``count``,
+    Counts, entropies and speeds are not: keys starting with ``H_``, ``VOI``, ``NoC``, ``NoF``, ``FPS``, ``num_``, ``n_``, ``count``,
     ``seconds``, ``time`` or ending in ``_count``, ``_s``, ``_px``, ``pixels``, ``instances``.
     """
     return not _RAW_KEY.search(str(key))
