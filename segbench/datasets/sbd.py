@@ -17,6 +17,11 @@ Tasks (``--task``):
   the SBD benchmark's tolerance ``maxDist = 0.02`` (predictions as for ``bsds500``).
 - ``semantic``: ``GTcls.Segmentation`` as a 21-class VOC label map (``miou``, ``boundary_iou``, ``bf``);
   predictions are label PNGs ``<id>.png`` with train ids 0..20 (255 = void).
+- ``category``: the SBD benchmark proper, category-aware: the 20 class boundary maps of ``GTcls`` (or
+  the instance maps grouped by category, ``gt="inst"``) as :class:`~segbench.types.MultiLabelMasks`,
+  scored per category with ``category_boundary`` (MF-ODS, MF-OIS, AP; tolerance 0.02). Predictions in
+  the CASENet / SEAL layout: ``PRED/class_001/<id>.png`` ... ``PRED/class_020/<id>.png`` (8/16-bit soft
+  maps or ``.mat``, as for ``bsds500``), class ``k`` = VOC class ``k``.
 
 Reference: B. Hariharan, P. Arbeláez, L. Bourdev, S. Maji, J. Malik, "Semantic contours from inverse
 detectors", ICCV 2011.
@@ -41,9 +46,10 @@ import numpy as np
 
 from ..errors import BadInputError, NotFoundError, UsageError
 from ..io.labels import voc_palette
-from ..types import BoundaryMaps, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
+from ..types import (BoundaryMaps, ClassSpec, LabelSpace, MultiLabelMasks, MultiLabelPrediction, Sample, SemanticMask,
+                     SemanticPrediction)
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
-from .bsds500 import BoundaryPredictions, boundary_metric_options, write_boundary_png
+from .bsds500 import BoundaryPredictions, boundary_metric_options, read_boundary_prediction, write_boundary_png
 
 __all__ = ["SBD", "VOC_CLASSES", "load_sbd_cls", "load_sbd_inst", "SemanticLabelPredictions"]
 
@@ -140,11 +146,55 @@ class SemanticLabelPredictions(BoundaryPredictions):
         return SemanticPrediction(a)
 
 
+class CategoryBoundaryPredictions(PredictionSource):
+    """Per-category soft boundary maps in the CASENet / SEAL layout: ``PRED/class_001/<id>.png`` ...
+    ``PRED/class_NNN/<id>.png`` (or ``.mat`` / ``.tif``, read as for ``bsds500``) → a
+    :class:`~segbench.types.MultiLabelPrediction` ``(C, H, W)`` in 0..1."""
+
+    def __init__(self, path, num_classes: int):
+        self.path = str(path)
+        self.num_classes = int(num_classes)
+        p = Path(path)
+        if not p.is_dir():
+            raise NotFoundError(f"expected a folder with class_001/ ... class_{self.num_classes:03d}/ sub-folders of "
+                                "boundary maps, found nothing", path=p)
+        self.folders = [p / f"class_{k:03d}" for k in range(1, self.num_classes + 1)]
+        missing = [f.name for f in self.folders if not f.is_dir()]
+        if missing:
+            raise NotFoundError(f"expected {self.num_classes} category folders class_001 ... "
+                                f"class_{self.num_classes:03d}, found {len(missing)} missing (first: "
+                                f"{', '.join(missing[:3])})", path=p)
+        self.sources = [BoundaryPredictions(f) for f in self.folders]
+
+    def available(self) -> set:
+        sets = [s.available() for s in self.sources]
+        return set.intersection(*sets) if sets else set()
+
+    def files(self) -> list:
+        return [f for s in self.sources for f in s.files()]
+
+    def load(self, sample: Sample):
+        from ..types import BoundaryPrediction
+        shape = sample.target.shape
+        maps = np.zeros((self.num_classes,) + tuple(shape), np.float64)
+        for k, src in enumerate(self.sources):
+            f = src.index.get(str(sample.sample_id))
+            if f is None:
+                raise NotFoundError(f"expected {self.folders[k].name}/{sample.sample_id}.png (one map per "
+                                    "category), found none", path=self.folders[k])
+            pr = read_boundary_prediction(f, shape, None, sample.sample_id)
+            if not isinstance(pr, BoundaryPrediction):
+                raise BadInputError("expected a soft boundary map, found a segmentation hierarchy", path=f)
+            maps[k] = pr.prob
+        return MultiLabelPrediction(maps)
+
+
 class SBD(DatasetAdapter):
     """SBD adapter (see the module docstring)."""
 
     #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
-    option_names: ClassVar[tuple] = ("boundary_mode", "gt", "max_dist", "nthresh", "occurrence", "task", "thin")
+    option_names: ClassVar[tuple] = ("boundary_mode", "gt", "images", "max_dist", "nthresh", "occurrence", "task",
+                                     "thin")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="sbd", version="2011", task="boundary", splits={"train": 8498, "val": 2857}, default_split="val",
         default_metrics=("bsds_boundary",),
@@ -163,8 +213,8 @@ class SBD(DatasetAdapter):
     def __init__(self, root, split=None, **options):
         super().__init__(root, split, **options)
         self.task = options.get("task") or "boundary"
-        if self.task not in ("boundary", "semantic"):
-            raise UsageError(f"sbd: --task must be 'boundary' or 'semantic', found {self.task!r}")
+        if self.task not in ("boundary", "semantic", "category"):
+            raise UsageError(f"sbd: --task must be 'boundary', 'category' or 'semantic', found {self.task!r}")
         self.gt_kind = options.get("gt") or "cls"
         if self.gt_kind not in ("cls", "inst"):
             raise UsageError(f"sbd: gt must be 'cls' or 'inst', found {self.gt_kind!r}")
@@ -173,12 +223,24 @@ class SBD(DatasetAdapter):
         if self.task == "semantic":
             return LabelSpace([ClassSpec(n, i, i, is_thing=i > 0, color=_voc_color(i))
                                for i, n in enumerate(VOC_CLASSES)], name="voc-21")
+        if self.task == "category":
+            return LabelSpace([ClassSpec(n, i, i - 1, is_thing=True, color=_voc_color(i))
+                               for i, n in enumerate(VOC_CLASSES) if i > 0], name="sbd-20")
         return None
 
     def default_metrics(self) -> tuple:
-        return ("miou",) if self.task == "semantic" else self.spec.default_metrics
+        if self.task == "semantic":
+            return ("miou",)
+        if self.task == "category":
+            return ("category_boundary",)
+        return self.spec.default_metrics
 
     def metric_options(self, metric_name: str) -> dict:
+        if metric_name == "category_boundary":
+            opts = boundary_metric_options(self.options, "bsds_boundary", max_dist=self.max_dist)
+            if self.options.get("images"):
+                opts["images"] = str(self.options["images"])
+            return opts
         return boundary_metric_options(self.options, metric_name, max_dist=self.max_dist)
 
     def _dataset_dir(self) -> Path:
@@ -213,14 +275,29 @@ class SBD(DatasetAdapter):
             return Sample(str(sample_id), img, SemanticMask(seg), {"gt_path": str(f)})
         if self.gt_kind == "inst":
             fi = d / "inst" / f"{sample_id}.mat"
-            _, maps, _ = load_sbd_inst(fi)
+            _, imaps, cats = load_sbd_inst(fi)
             f = fi
+            if self.task == "category":
+                maps = np.zeros((20,) + seg.shape, bool)
+                for m, c in zip(imaps, np.asarray(cats).ravel().tolist()):
+                    if not 1 <= int(c) <= 20:
+                        raise BadInputError(f"expected instance categories 1..20, found {c}", path=fi)
+                    maps[int(c) - 1] |= m
+            else:
+                maps = imaps
+        if self.task == "category":
+            if maps.shape[0] != 20:
+                raise BadInputError(f"expected 20 class boundary maps in GTcls.Boundaries, found {maps.shape[0]}",
+                                    path=f)
+            return Sample(str(sample_id), img, MultiLabelMasks(maps.astype(bool)), {"gt_path": str(f)})
         b = maps.any(axis=0) if maps.shape[0] else np.zeros(seg.shape, bool)
         return Sample(str(sample_id), img, BoundaryMaps(b[None]), {"gt_path": str(f)})
 
     def predictions(self, path, **options) -> PredictionSource:
         if self.task == "semantic":
             return SemanticLabelPredictions(path)
+        if self.task == "category":
+            return CategoryBoundaryPredictions(path, 20)
         return BoundaryPredictions(path)
 
     def write_prediction(self, sample, prediction, out_dir) -> Path:

@@ -21,6 +21,7 @@ METRICS: dict[str, str] = {
     "idrid_aupr": "segbench.metrics.competition:IDRiDAUPR",
     "bsds_boundary": "segbench.metrics.boundary:BSDSBoundary",
     "bsds_regions": "segbench.metrics.boundary:BSDSRegions",
+    "category_boundary": "segbench.metrics.boundary:CategoryBoundary",
     "boundary_iou": "segbench.metrics.boundary:BoundaryIoU",
     "bf": "segbench.metrics.boundary:BoundaryF",
     "referring": "segbench.metrics.referring:ReferringIoU",

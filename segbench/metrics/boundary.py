@@ -21,7 +21,7 @@ from .base import Metric, MetricResult
 from .functional import boundary as FB
 from .functional import regions as FR
 
-__all__ = ["BSDSBoundary", "BSDSRegions", "BoundaryIoU", "BoundaryF", "check_soft_map"]
+__all__ = ["BSDSBoundary", "CategoryBoundary", "BSDSRegions", "BoundaryIoU", "BoundaryF", "check_soft_map"]
 
 
 def check_soft_map(prob, shape, sample_id: str, what: str = "boundary map") -> np.ndarray:
@@ -181,6 +181,166 @@ class BSDSBoundary(Metric):
                      "boundary_pr": {"recall": s["R"], "precision": s["P"], "thresholds": self.thresholds.tolist(),
                                      "ODS": s["ODS"], "ODS_R": s["ODS_R"], "ODS_P": s["ODS_P"]}}
         return MetricResult(values=values, per_sample=per_sample, artifacts=artifacts)
+
+
+class CategoryBoundary(Metric):
+    """Category-aware boundary benchmark (SBD, Hariharan et al. 2011; CASENet / SEAL evaluations).
+
+    Each category is a separate BSDS boundary benchmark: the predicted soft map of category ``k`` is
+    binarised at each threshold, thinned and matched one-to-one to the category's ground-truth
+    boundaries within ``max_dist`` of the diagonal (SBD: 0.02), exactly as :class:`BSDSBoundary` does
+    with one annotator. Counts are summed over the images (``images="all"``: every image, so a
+    prediction of an absent category is a false positive; ``"present"``: only the images whose ground
+    truth has the category). Per category: MF-ODS, MF-OIS and AP; the summary is their mean over the
+    categories that have ground-truth boundaries.
+
+    Targets are :class:`~segbench.types.MultiLabelMasks` ``(C, H, W)`` (one boundary map per category)
+    and predictions :class:`~segbench.types.MultiLabelPrediction` ``(C, H, W)`` soft maps in 0..1.
+
+    Parameters
+    ----------
+    nthresh : int, default 99
+    max_dist : float, default 0.02
+    thin : bool, default True
+    mode : {"exact", "fast"}, default "exact"
+    occurrence : {"first", "last"}, default "first"
+    images : {"all", "present"}, default "all"
+
+    Values: ``mF_ODS mF_OIS mAP`` (fractions). ``per_class``: ``ODS OIS AP``. ``artifacts``: the summed
+    counts per category and threshold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segbench.types import MultiLabelMasks, MultiLabelPrediction, Sample
+    >>> gt = np.zeros((2, 60, 80), bool); gt[0, 30, 5:75] = True
+    >>> pb = np.zeros((2, 60, 80)); pb[0, 31, 5:75] = 0.8; pb[1, 10, 5:40] = 0.6   # class 1: false edges
+    >>> m = CategoryBoundary(None, nthresh=9)
+    >>> m.update(MultiLabelPrediction(pb), Sample("a", None, MultiLabelMasks(gt)))
+    >>> r = m.compute(); round(r.values["mF_ODS"], 6), r.per_class["1"]["ODS"]
+    (1.0, None)
+    """
+
+    name: ClassVar[str] = "category_boundary"
+    option_names: ClassVar[tuple] = ("images", "max_dist", "mode", "nthresh", "occurrence", "thin")
+    version: ClassVar[str] = "1"
+    task: ClassVar[str] = "boundary"
+    summary_keys: ClassVar[tuple] = ("mF_ODS", "mF_OIS", "mAP")
+
+    def __init__(self, label_space=None, **options: Any):
+        super().__init__(label_space, **options)
+        self.nthresh = int(options.get("nthresh", 99))
+        self.max_dist = float(options.get("max_dist", 0.02))
+        self.thin = bool(options.get("thin", True))
+        self.mode = str(options.get("mode", "exact"))
+        self.occurrence = str(options.get("occurrence", "first"))
+        self.images = str(options.get("images", "all"))
+        if self.mode not in ("exact", "fast"):
+            raise ValueError(f"category_boundary: mode must be 'exact' or 'fast', got {self.mode!r}")
+        if self.images not in ("all", "present"):
+            raise ValueError(f"category_boundary: images must be 'all' or 'present', got {self.images!r}")
+        self.thresholds = FB.bsds_thresholds(self.nthresh)
+        self.tot: np.ndarray | None = None   # (C, 4, T) summed counts
+        self.ois: np.ndarray | None = None   # (C, 4) counts at each image's best threshold
+        self.seen: set = set()
+
+    def _alloc(self, c: int) -> None:
+        if self.tot is None:
+            self.tot = np.zeros((c, 4, self.thresholds.size), np.int64)
+            self.ois = np.zeros((c, 4), np.int64)
+        elif self.tot.shape[0] != c:
+            raise BadInputError(f"category_boundary: expected {self.tot.shape[0]} categories, found {c}")
+
+    def update(self, prediction, sample) -> None:
+        from ..types import MultiLabelMasks, MultiLabelPrediction
+        sid = str(sample.sample_id)
+        t = sample.target
+        if not isinstance(t, MultiLabelMasks):
+            raise BadInputError(f"sample {sid}: category_boundary needs per-category boundary ground truth "
+                                f"(MultiLabelMasks), found {type(t).__name__}")
+        if not isinstance(prediction, MultiLabelPrediction):
+            raise BadInputError(f"sample {sid}: category_boundary needs per-category soft boundary maps "
+                                f"(MultiLabelPrediction), found {type(prediction).__name__}")
+        gt = np.asarray(t.masks) != 0
+        pb = np.asarray(prediction.masks)
+        if pb.ndim != 3 or pb.shape[0] != gt.shape[0]:
+            raise BadInputError(f"sample {sid}: expected {gt.shape[0]} category maps, found shape {pb.shape}")
+        if sid in self.seen:
+            raise BadInputError(f"sample {sid!r} was scored twice")
+        self._alloc(gt.shape[0])
+        for k in range(gt.shape[0]):
+            if self.images == "present" and not gt[k].any():
+                continue
+            p = check_soft_map(pb[k], gt.shape[1:], sid, what=f"boundary map of category {k}")
+            if not gt[k].any() and not (p >= self.thresholds[0]).any():
+                continue   # nothing to count at any threshold
+            c = FB.evaluate_boundary_image(p, gt[k][None], nthresh=self.nthresh, max_dist=self.max_dist,
+                                           thin_pb=self.thin, mode=self.mode)
+            cnt = np.stack([c.cntR, c.sumR, c.cntP, c.sumP]).astype(np.int64)
+            self.tot[k] += cnt
+            r = cnt[0] / np.maximum(cnt[1], 1)
+            pr = cnt[2] / np.maximum(cnt[3], 1)
+            f = FB.fmeasure(r, pr)
+            f = np.where(np.isfinite(f), f, 0.0)
+            j = int(np.flatnonzero(f == f.max())[-1])  # as collect_eval_bdry.m: the last maximal threshold
+            self.ois[k] += cnt[:, j]
+        self.seen.add(sid)
+
+    def merge(self, other: "CategoryBoundary") -> "CategoryBoundary":
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        dup = self.seen & other.seen
+        if dup:
+            raise BadInputError(f"category_boundary: sample(s) scored in both shards (first: {sorted(dup)[0]})")
+        if other.tot is not None:
+            self._alloc(other.tot.shape[0])
+            self.tot += other.tot
+            self.ois += other.ois
+        self.seen |= other.seen
+        return self
+
+    def state_dict(self) -> dict:
+        return {"tot": None if self.tot is None else self.tot.copy(),
+                "ois": None if self.ois is None else self.ois.copy(), "seen": sorted(self.seen)}
+
+    def _load_state(self, state: dict) -> None:
+        tot = state.get("tot")
+        self.tot = None if tot is None else np.asarray(tot, np.int64).reshape(-1, 4, self.thresholds.size)
+        ois = state.get("ois")
+        self.ois = None if ois is None else np.asarray(ois, np.int64).reshape(-1, 4)
+        self.seen = set(state.get("seen", []))
+
+    def _names(self, c: int) -> list:
+        ls = self.label_space
+        if ls is not None and len(ls.eval_classes) == c:
+            return [cl.name for cl in ls.eval_classes]
+        return [str(k) for k in range(c)]
+
+    def compute(self) -> MetricResult:
+        nan = float("nan")
+        if self.tot is None:
+            return MetricResult(values={"mF_ODS": nan, "mF_OIS": nan, "mAP": nan})
+        names = self._names(self.tot.shape[0])
+        per_class, ods, oiss, aps = {}, [], [], []
+        for k, name in enumerate(names):
+            cr, sr, cp, sp = self.tot[k]
+            if sr.max(initial=0) == 0:   # no ground-truth boundary of this category: not averaged
+                per_class[name] = {"ODS": None, "OIS": None, "AP": None}
+                continue
+            s = FB.boundary_pr_summary(self.thresholds, cr, sr, cp, sp, occurrence=self.occurrence)
+            a, b, c, d = self.ois[k]
+            ro, po = a / b if b else 0.0, c / d if d else 0.0
+            oi = float(FB.fmeasure(ro, po)) if (ro + po) > 0 else 0.0
+            per_class[name] = {"ODS": s["ODS"], "OIS": oi, "AP": s["AP"]}
+            ods.append(s["ODS"])
+            oiss.append(oi)
+            aps.append(s["AP"])
+        values = {"mF_ODS": float(np.mean(ods)) if ods else nan, "mF_OIS": float(np.mean(oiss)) if oiss else nan,
+                  "mAP": float(np.mean(aps)) if aps else nan}
+        return MetricResult(values=values, per_class=per_class,
+                            artifacts={"thresholds": self.thresholds.tolist(), "counts": self.tot.tolist(),
+                                       "max_dist": self.max_dist, "mode": self.mode, "images": self.images,
+                                       "num_samples": len(self.seen)})
 
 
 class BSDSRegions(Metric):
