@@ -110,3 +110,30 @@ def test_count_keys_are_not_percent_and_failures_rank_lower_first():
     assert not is_fraction_key("NoF@90") and format_value("NoF@90", 3) == "3"
     assert is_fraction_key("mIoU") and format_value("mIoU", 0.5) == "50.00"
     assert PRIMARY_METRIC["fewshot"][0] == "mIoU"
+
+
+def test_compare_significance_on_two_real_runs(tmp_path, capsys):
+    """Two baselines on the packaged ISBI slices: the paired per-sample test runs and is reproducible."""
+    from segbench.cli import main
+    from segbench.demo import demo_data_root
+    root = demo_data_root()
+    for model in ("skimage-otsu", "skimage-sauvola"):
+        assert main(["predict", "--model", model, "--dataset", "isbi-membrane", "--gt", str(root),
+                     "--out", str(tmp_path / model)]) == 0
+        assert main(["eval", str(tmp_path / model), "--dataset", "isbi-membrane", "--gt", str(root),
+                     "--json", str(tmp_path / f"{model}.json")]) == 0
+    capsys.readouterr()
+    args = ["compare", str(tmp_path / "skimage-otsu.json"), str(tmp_path / "skimage-sauvola.json"),
+            "--significance", "--resamples", "200", "--md"]
+    assert main(args) == 0
+    md = capsys.readouterr().out
+    assert "Paired per-sample comparison" in md and "| miou | IoU_mean" in md or "| miou |" in md
+    assert main(args) == 0
+    assert capsys.readouterr().out == md          # seeded: identical output
+    from segbench.report.compare import significance_rows
+    from segbench.results import load_record
+    rows = significance_rows(load_record(tmp_path / "skimage-otsu.json"), load_record(tmp_path / "skimage-sauvola.json"),
+                             n_resamples=200)
+    assert rows and all(r["n_samples"] == 5 and r["low"] <= r["delta"] <= r["high"] for r in rows)
+    assert main(args[:-1]) == 0 and "paired per-sample comparison" in capsys.readouterr().out
+    assert main(args[:3] + ["--significance", "--resamples", "5"]) == 2

@@ -60,11 +60,24 @@ def cmd_compare(args) -> int:
             raise UsageError(f"--max-drop: expected a non-negative drop for {k}, found {v}")
     base, new = load_record(args.base), load_record(args.new)
     res = compare_records(base, new, gates, base_label=Path(args.base).name, new_label=Path(args.new).name)
+    sig = None
+    if args.significance:
+        from .compare import significance_rows
+        if args.resamples < 100:
+            from ..errors import UsageError
+            raise UsageError(f"--resamples: expected at least 100, found {args.resamples}")
+        sig = significance_rows(base, new, n_resamples=args.resamples, seed=args.seed)
     if args.md:
         sys.stdout.write(compare_markdown(res, per_class=args.per_class))
+        if sig is not None:
+            from .compare import significance_markdown
+            sys.stdout.write(significance_markdown(sig))
         sys.stdout.flush()
     else:
         print_compare(res, _console(), per_class=args.per_class)
+        if sig is not None:
+            from .compare import print_significance
+            print_significance(sig, _console())
     if res.failed:
         fails = "; ".join(f"{r.key} {r.delta:+.2f}{(' ' + r.unit) if r.unit else ''} (max drop {r.gate:g})"
                           for r in res.failures())
@@ -80,4 +93,8 @@ def _add_compare(sub) -> None:
                    help="fail (exit 1) when METRIC drops by more than PP percentage points (own units for counts)")
     p.add_argument("--md", action="store_true", help="print Markdown (for CI step summaries)")
     p.add_argument("--per-class", action="store_true", help="also show per-class deltas (largest drop first)")
+    p.add_argument("--significance", action="store_true",
+                   help="paired bootstrap interval and permutation p-value of each per-sample field (same samples)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the resampling (default 0)")
     p.set_defaults(func=cmd_compare)

@@ -220,3 +220,52 @@ def print_compare(res: CompareResult, console=None, per_class: bool = False) -> 
     console.print("values of fraction metrics in %, deltas in percentage points (pp)", style="dim")
     for w in res.warnings:
         console.print(f"warning: {w}", style="yellow", markup=False)
+
+
+def significance_rows(base, new, n_resamples: int = 1000, seed: int = 0) -> list:
+    """Paired bootstrap interval and permutation p-value of every per-sample field shared by two records
+    (:func:`segbench.metrics.stats.compare_records_per_sample`), ``new - base``."""
+    from ..metrics.stats import compare_records_per_sample
+    return compare_records_per_sample(base, new, n_resamples=n_resamples, n_permutations=max(1000, n_resamples),
+                                      seed=seed)
+
+
+def _sig_cells(r: dict) -> tuple:
+    scale, unit = (100.0, " pp") if is_fraction_key(r["field"]) else (1.0, "")
+    d, lo, hi = r["delta"] * scale, r["low"] * scale, r["high"] * scale
+    return (f"{d:+.2f}{unit}", f"[{lo:+.2f}, {hi:+.2f}]", f"{r['p_permutation']:.4f}", str(r["n_samples"]))
+
+
+def significance_markdown(rows: list) -> str:
+    """The per-sample significance table as Markdown."""
+    if not rows:
+        return "\nNo per-sample results shared by both records: no significance test.\n"
+    conf = int(round(100 * rows[0]["confidence"]))
+    lines = ["", f"#### Paired per-sample comparison (new - base, {conf}% bootstrap interval, "
+             f"{rows[0]['n_resamples']} resamples; sign-flip permutation p-value)", "",
+             "| metric | per-sample field | delta | interval | p | samples |", "|---|---|---:|---|---:|---:|"]
+    for r in rows:
+        d, ci, p, n = _sig_cells(r)
+        lines.append(f"| {r['metric']} | {r['field']} | {d} | {ci} | {p} | {n} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_significance(rows: list, console=None) -> None:
+    """The per-sample significance table with rich."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+    console = console or Console()
+    if not rows:
+        console.print("no per-sample results shared by both records: no significance test", style="dim")
+        return
+    conf = int(round(100 * rows[0]["confidence"]))
+    t = Table(title=f"paired per-sample comparison (new - base): {conf}% bootstrap interval, permutation p")
+    for c, j in (("metric", "left"), ("field", "left"), ("delta", "right"), ("interval", "left"),
+                 ("p", "right"), ("samples", "right")):
+        t.add_column(c, justify=j)
+    for r in rows:
+        d, ci, p, n = _sig_cells(r)
+        style = "bold" if r["p_permutation"] < 0.05 else ""
+        t.add_row(Text(r["metric"]), Text(r["field"]), Text(d, style=style), Text(ci), Text(p, style=style), n)
+    console.print(t)
