@@ -13,6 +13,15 @@ and checks that the numbers agree. Run::
     python3 benchmarks/panoptic.py                 # 500 images (writes ~100 MB to a temp folder)
     python3 benchmarks/panoptic.py --n 40          # quick
     SEGBENCH_PNG_BACKEND=pil python3 benchmarks/panoptic.py --n 40   # the core-only decode path
+
+Measured (``--n 100``, 640x480, 2-core machine shared with other jobs, two runs each; the split line
+is a single pass, so it varies by a few points): panopticapi 17.2-17.5 ms/image; segbench 1 worker
+3.8-4.1 ms/image (4.2-4.6x CPU speed-up) with pyspng decode, 6.3-6.5 ms/image (2.7-2.8x) with PIL;
+2 workers 2.2-2.3 ms/image (7.5-7.8x) with pyspng. 1-worker split with pyspng: decode 2.99-3.07
+ms/image, metric 0.49-0.60 ms/image -> metric work = 16-20% of decode (0.80 ms, 25% before the
+per-image metric was trimmed: scratch masks in ``run_lengths``, lookup-table joint histogram, plain
+Python matching); with PIL: decode 5.2-5.3 ms/image, metric 0.59-0.61 ms/image -> 11-12% (16-18%
+before). Results agree with panopticapi to 1.1e-16; 1 and 2 workers are identical.
 """
 
 from __future__ import annotations

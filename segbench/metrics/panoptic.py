@@ -49,16 +49,25 @@ def _ids_of(obj, what: str, sample_id) -> np.ndarray:
 
 
 def _quick_means(st) -> list:
-    """Per-image PQ, SQ, RQ (means over the classes present), vectorised."""
+    """Per-image PQ, SQ, RQ: means over the classes with ``tp + fp + fn > 0``, or ``None`` without any.
+
+    The ~20 classes of an image are handled in plain Python (cheaper than a dozen numpy calls on
+    tiny arrays); each mean is ``np.add.reduce(values) / k``, which is exactly what ``ndarray.mean``
+    computes (same pairwise summation), so the values are bitwise those of the vectorised form.
+    """
     tp, fp, fn, iou = st["tp"], st["fp"], st["fn"], st["iou"]
-    sel = (tp + fp + fn) > 0
-    if not sel.any():
+    sel = np.flatnonzero(tp + fp + fn)  # counts are >= 0
+    k = sel.size
+    if not k:
         return [None, None, None]
-    t = tp[sel].astype(np.float64)
-    den = t + 0.5 * fp[sel] + 0.5 * fn[sel]
-    s = iou[sel]
-    sq = np.divide(s, t, out=np.zeros_like(s), where=t > 0)
-    return [float((s / den).mean()), float(sq.mean()), float((t / den).mean())]
+    pq, sq, rq = [], [], []
+    for t, f, m, s in zip(tp[sel].tolist(), fp[sel].tolist(), fn[sel].tolist(), iou[sel].tolist()):
+        den = t + 0.5 * f + 0.5 * m
+        pq.append(s / den)
+        sq.append(s / t if t > 0 else 0.0)
+        rq.append(t / den)
+    add = np.add.reduce
+    return [float(add(np.array(pq)) / k), float(add(np.array(sq)) / k), float(add(np.array(rq)) / k)]
 
 
 class _PQBase(Metric):
