@@ -158,6 +158,30 @@ class Metric:
         return f"{self.name}@{self.version}"
 
 
+
+class PerSampleRecords:
+    """Mixin for metrics whose state is ``self._per``: sample id → a small record (numbers, lists,
+    dicts), kept until ``compute`` (competition scores, ISBI Rand). Merging is the disjoint union, so
+    shards merged then computed equal one pass; a sample scored in two shards is an error."""
+
+    _per: dict
+
+    def state_dict(self) -> dict:
+        return {"per_sample": copy.deepcopy(self._per)}
+
+    def _load_state(self, state: dict) -> None:
+        self._per = copy.deepcopy(dict(state.get("per_sample", {})))
+
+    def merge(self, other):
+        from ..errors import BadInputError
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        dup = set(self._per) & set(other._per)
+        if dup:
+            raise BadInputError(f"cannot merge: sample(s) scored in both shards (first: {sorted(map(str, dup))[0]})")
+        self._per.update(copy.deepcopy(other._per))
+        return self
+
 def _add_states(a, b):
     if isinstance(a, dict):
         out = dict(a)

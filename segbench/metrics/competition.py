@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import BadInputError
 from ..types import (IGNORE_INDEX, MultiLabelMasks, MultiLabelPrediction, SemanticMask, SemanticPrediction,
                      SoftPrediction)
-from .base import Metric, MetricResult
+from .base import Metric, MetricResult, PerSampleRecords
 from .functional.competition import (TGS_THRESHOLDS, aupr_from_bins, binned_pr_counts, dice_from_counts,
                                      pair_counts, tgs_image_hits)
 
@@ -67,7 +67,7 @@ def _multilabel_pred(prediction, num: int, threshold: float, sample, soft: bool 
     return (m >= threshold) if m.dtype.kind == "f" else m.astype(bool)
 
 
-class TGSMeanAP(Metric):
+class TGSMeanAP(PerSampleRecords, Metric):
     """TGS Salt Identification Challenge score: mean over images of the mean precision over IoU
     thresholds 0.50:0.05:0.95.
 
@@ -137,23 +137,9 @@ class TGSMeanAP(Metric):
         return MetricResult(values={"mAP": float(hits.sum()) / (self.nthr * len(ids)), "IoU": float(iou.mean())},
                             per_sample=per_sample, artifacts={"precision_at": prec})
 
-    def state_dict(self) -> dict:
-        return {"per_sample": {k: list(v) for k, v in self._per.items()}}
-
-    def _load_state(self, state: dict) -> None:
-        self._per = {k: list(v) for k, v in state.get("per_sample", {}).items()}
-
-    def merge(self, other):
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
-        dup = set(self._per) & set(other._per)
-        if dup:
-            raise BadInputError(f"cannot merge: sample(s) scored in both shards (first: {sorted(dup)[0]})")
-        self._per.update({k: list(v) for k, v in other._per.items()})
-        return self
 
 
-class CloudsDice(Metric):
+class CloudsDice(PerSampleRecords, Metric):
     """Understanding Clouds from Satellite Images score: mean Dice over all (image, label) pairs.
 
     ``Dice(X, Y) = 2|X ∩ Y| / (|X| + |Y|)``, and 1 when both ``X`` and ``Y`` are empty. Every image
@@ -233,14 +219,6 @@ class CloudsDice(Metric):
                             per_class={n: {"Dice": float(np.mean(v)) if v else float("nan")}
                                        for n, v in per_class.items()},
                             per_sample=per_sample)
-
-    def state_dict(self) -> dict:
-        return {"per_sample": {k: [None if r is None else list(r) for r in v] for k, v in self._per.items()}}
-
-    def _load_state(self, state: dict) -> None:
-        self._per = {k: [None if r is None else list(r) for r in v] for k, v in state.get("per_sample", {}).items()}
-
-    merge = TGSMeanAP.merge
 
 
 class IDRiDAUPR(Metric):

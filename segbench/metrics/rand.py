@@ -22,13 +22,13 @@ import numpy as np
 
 from ..errors import BadInputError, UsageError
 from ..types import IGNORE_INDEX, SemanticMask, SemanticPrediction, SoftPrediction
-from .base import Metric, MetricResult
-from .functional.rand import STAT_KEYS, add_stats, label_components, rand_info_scores, rand_info_stats
+from .base import Metric, MetricResult, PerSampleRecords
+from .functional.rand import add_stats, label_components, rand_info_scores, rand_info_stats
 
 __all__ = ["IsbiRand"]
 
 
-class IsbiRand(Metric):
+class IsbiRand(PerSampleRecords, Metric):
     """Foreground-restricted Rand (``V_rand``) and information-theoretic (``V_info``) scores.
 
     Both maps are binarised into *cells* (the ``foreground`` class) and *boundaries*; each becomes a
@@ -125,18 +125,3 @@ class IsbiRand(Metric):
             per_sample[i] = {k: v[k] for k in ("V_rand", "V_info")}
         return MetricResult(values=values, per_sample=per_sample or None,
                             artifacts={"pixels_scored": int(pooled["n"])})
-
-    def state_dict(self) -> dict:
-        return {"per_sample": {k: {s: v[s] for s in STAT_KEYS} for k, v in self._per.items()}}
-
-    def _load_state(self, state: dict) -> None:
-        self._per = {k: dict(v) for k, v in state.get("per_sample", {}).items()}
-
-    def merge(self, other):
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
-        dup = set(self._per) & set(other._per)
-        if dup:
-            raise BadInputError(f"cannot merge: sample(s) scored in both shards (first: {sorted(dup)[0]})")
-        self._per.update({k: dict(v) for k, v in other._per.items()})
-        return self
