@@ -113,6 +113,11 @@ class PredictionSource:
             model = read_predict_manifest(p if p.is_dir() else p.parent)
             if model:
                 return dict(model)
+        return self.user_description()
+
+    def user_description(self) -> dict:
+        """The ``model`` field for predictions segbench did not write (no ``segbench-predict.json``);
+        sources override this to add what they know (format, counts)."""
         return {"name": Path(self.path).name if self.path else "predictions", "source": "user predictions"}
 
 

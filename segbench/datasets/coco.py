@@ -124,10 +124,7 @@ class CocoResultsPredictions(PredictionSource):
     def files(self) -> list:
         return [self.path]
 
-    def describe(self) -> dict:
-        d = PredictionSource.describe(self)
-        if d.get("source") == "segbench predict":
-            return d
+    def user_description(self) -> dict:
         return {"name": Path(self.path).name, "source": "user predictions", "format": "coco-results-json",
                 "num_detections": self._res().count}
 

@@ -163,10 +163,7 @@ class PanopticJSONPredictions(PredictionSource):
         ids = read_panoptic_png(png)
         return PanopticPrediction(ids, [dict(s) for s in ann["segments_info"]], png)
 
-    def describe(self) -> dict:
-        d = PredictionSource.describe(self)
-        if d.get("source") == "segbench predict":
-            return d
+    def user_description(self) -> dict:
         return {"name": Path(self.path).stem, "source": "user predictions", "format": "coco-panoptic"}
 
 

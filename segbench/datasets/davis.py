@@ -231,22 +231,15 @@ class DavisPredictions(PredictionSource):
         if len(paths) and gshape and tuple(masks.shape[1:]) != tuple(gshape):
             raise BadInputError(f"expected predictions of {gshape[1]}x{gshape[0]} (the annotation size) for "
                                 f"sequence {seq!r}, found {masks.shape[2]}x{masks.shape[1]}", path=paths[0])
-        if empty:  # --missing void: the absent frames are empty masks, in frame order
-            h, w = tuple(gshape) if gshape else masks.shape[1:]
-            order = {f: k for k, f in enumerate(frames)}
-            allf = have + empty
-            allm = np.concatenate([masks.reshape(len(have), h, w) if have else np.zeros((0, h, w), np.uint8),
-                                   np.zeros((len(empty), h, w), np.uint8)])
-            idx = sorted(range(len(allf)), key=lambda k: order[allf[k]])
-            have = [allf[k] for k in idx]
-            masks = allm[idx]
+        if empty:  # --missing void: the absent frames are empty masks (the metric pairs frames by name)
+            h, w = gshape
+            base = masks if have else np.zeros((0, h, w), np.uint8)
+            masks = np.concatenate([base, np.zeros((len(empty), h, w), base.dtype)])
+            have = have + empty
         return VideoPrediction(frames=have, masks=masks, paths=paths)
 
     def describe(self) -> dict:
-        d = PredictionSource.describe(self)
-        if d.get("source") == "segbench predict":
-            return dict(d, task=self.task)
-        return {"name": Path(self.path).name, "source": "user predictions", "task": self.task}
+        return dict(super().describe(), task=self.task)
 
 
 # ----------------------------------------------------------------------------- adapters

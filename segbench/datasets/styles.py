@@ -105,10 +105,7 @@ class FolderPredictions(PredictionSource):
     def files(self) -> list:
         return sorted(self.index.values())
 
-    def describe(self) -> dict:
-        d = PredictionSource.describe(self)
-        if d.get("source") == "segbench predict":
-            return d
+    def user_description(self) -> dict:
         return {"name": self.name or Path(self.path).name, "source": "user predictions"}
 
 
