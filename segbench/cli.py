@@ -7,9 +7,7 @@ Errors are one line on stderr (``segbench: error: ...``), never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import GateFailed, SegbenchError, UsageError

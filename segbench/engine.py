@@ -12,11 +12,11 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from .datasets.base import DatasetAdapter, PredictionSource
-from .errors import BadInputError, SegbenchError, UsageError
-from .metrics.base import Metric, MetricResult
+from .errors import BadInputError, UsageError
+from .metrics.base import Metric
 
 __all__ = ["evaluate_samples", "evaluate_run", "check_coverage", "CHUNK_SIZE", "EvalOutput"]
 

@@ -20,7 +20,7 @@ import sys
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from .errors import BadInputError
 from .io.atomic import atomic_write_json

@@ -16,7 +16,6 @@ from segbench.datasets import get_dataset_class
 from segbench.errors import BadInputError, NotFoundError
 from segbench.io.rle import read_rle_csv, rle_decode, rle_encode, write_rle_csv
 from segbench.metrics import get_metric
-from segbench.types import MultiLabelPrediction, SemanticPrediction
 
 
 def _eval_cli(preds, name, gt, tmp_path, *extra):

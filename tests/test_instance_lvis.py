@@ -44,7 +44,7 @@ def _box(aid, iid, cat, box, **kw):
 
 @pytest.mark.parametrize("seed,iou_type,max_dets", [(0, "segm", 20), (1, "bbox", 20), (2, "segm", 300)])
 def test_parity_with_lvis_api(seed, iou_type, max_dets, monkeypatch):
-    lvis = pytest.importorskip("lvis")
+    pytest.importorskip("lvis")
     if not hasattr(np, "float"):  # lvis 0.5.3 still uses np.float
         monkeypatch.setattr(np, "float", float, raising=False)
     from lvis import LVIS, LVISEval, LVISResults

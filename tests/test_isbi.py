@@ -10,7 +10,6 @@ from segbench.datasets import get_dataset_class
 from segbench.datasets.isbi_membrane import ISBIMembrane, to_train_ids
 from segbench.errors import BadInputError, NotFoundError, UsageError
 from segbench.models.base import load_image_array
-from segbench.types import Sample, SemanticMask
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from segbench.errors import NotFoundError, UsageError
 from segbench.models import MODELS, get_model
 from segbench.models.base import ModelPredictionSource, ModelWrapper, weights_sha256
 from segbench.models.predict import PREDICT_MANIFEST, parse_scales, parse_slide, run_predict
-from segbench.types import LabelSpace, Sample, SemanticMask
+from segbench.types import LabelSpace, Sample
 
 
 

@@ -13,7 +13,6 @@ Examples
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Iterable, Sequence
 

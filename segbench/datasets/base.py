@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Sequence
 
-from ..errors import BadInputError, NotFoundError
+from ..errors import NotFoundError
 from ..types import LabelSpace, Sample
 
 __all__ = ["DatasetSpec", "DatasetAdapter", "PredictionSource", "ManifestFile"]

@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np

@@ -39,9 +39,7 @@ import json
 import os
 import posixpath
 import shutil
-import socket
 import stat
-import sys
 import tarfile
 import time
 import urllib.error
@@ -50,7 +48,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from ..errors import BadInputError, NotFoundError, SegbenchError, UsageError
 from ..io.atomic import atomic_write_json

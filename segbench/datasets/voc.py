@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInputError, NotFoundError, UsageError
+from ..errors import BadInputError, NotFoundError
 from ..io.labels import voc_palette
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask
 from ._common import (SemanticFolderPredictions, decode_colors, pred_mode, read_array, resolve_root,

@@ -105,7 +105,6 @@ def image_entries(inst: np.ndarray, preds: list, overlaps=OVERLAPS, min_region_s
     have_gt = np.zeros(L, bool)
     have_pred = np.zeros(L, bool)
     entries = []
-    thr = np.asarray(overlaps, dtype=np.float64)[:, None]
     # predictions grouped by class
     per_class: dict = {}
     for mask, lid, conf in preds:

@@ -417,7 +417,7 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
 def _match_and_code(cand_parts, iou_parts, img_parts, col_parts, dkey, g_ign, g_crowd, gts_all, det_out, codes,
                     thr, params) -> None:
     """Greedy matching of the candidate detections (grouped by padded GT count) and their codes."""
-    A, T = g_ign.shape[0], len(thr)
+    A = g_ign.shape[0]
     cand = np.concatenate(cand_parts)
     ck = dkey[cand]
     st = np.flatnonzero(np.r_[True, ck[1:] != ck[:-1]])
