@@ -344,8 +344,6 @@ class CocoStyle(DatasetAdapter):
 class Coco(CocoStyle):
     """COCO 2017 instances in the official layout (``ROOT/annotations/instances_<split>2017.json``)."""
 
-    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
-    option_names: ClassVar[tuple] = ("images", "iou_type", "max_dets", "unknown")
     spec: ClassVar[DatasetSpec] = DatasetSpec(
         name="coco", version="2017", task="instance", splits={"train": 118287, "val": 5000},
         default_split="val", default_metrics=("coco_ap",),

@@ -147,6 +147,9 @@ class _Index:
 
 
 class _ISPRS(DatasetAdapter):
+    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
+    option_names = ("allow_partial", "gt", "ignore_clutter", "modality", "patch_size", "patch_stride",
+                    "pred_encoding", "pred_ids")
     image_re: re.Pattern
     full_re: re.Pattern
     eroded_re: re.Pattern
@@ -492,8 +495,6 @@ class ISPRSVaihingen(_ISPRS):
     ``patch_stride`` (window samples), ``allow_partial``, ``pred_ids`` auto|train|color|mmseg.
     """
 
-    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
-    option_names = ("allow_partial", "gt", "ignore_clutter", "modality", "patch_size", "patch_stride", "pred_encoding", "pred_ids")
     spec = DatasetSpec(
         name="isprs-vaihingen", version="2D-semantic-labeling", task="semantic",
         splits={"train": 16, "test": 17}, default_split="test", default_metrics=("miou",),
@@ -563,8 +564,6 @@ class ISPRSPotsdam(_ISPRS):
     paths recorded in samples.
     """
 
-    #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
-    option_names = ("allow_partial", "gt", "ignore_clutter", "modality", "patch_size", "patch_stride", "pred_encoding", "pred_ids")
     spec = DatasetSpec(
         name="isprs-potsdam", version="2D-semantic-labeling", task="semantic",
         splits={"train": 24, "test": 14}, default_split="test", default_metrics=("miou",),
