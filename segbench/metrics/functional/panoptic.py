@@ -97,24 +97,9 @@ def pair_counts(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, n
     >>> g.tolist(), p.tolist(), n.tolist()
     ([0, 1, 1], [6, 5, 6], [1, 1, 1])
     """
-    g = _as_ids(gt_ids, "the ground truth")
-    p = _as_ids(pred_ids, "the prediction")
-    if g.shape != p.shape:
-        raise BadInputError(f"expected the prediction to have the ground truth's size {g.shape}, found {p.shape}")
-    g = g.ravel()
-    p = p.ravel()
-    n = g.size
-    if n == 0:
-        z = np.zeros(0, np.int64)
-        return z, z, z
-    # run starts: positions where either map changes (rows are not special: a run may wrap)
-    ch = np.not_equal(g[1:], g[:-1])
-    ch |= np.not_equal(p[1:], p[:-1])
-    starts = np.flatnonzero(ch)
-    starts += 1
-    starts = np.concatenate((np.zeros(1, starts.dtype), starts))
-    lengths = np.diff(starts, append=n).astype(np.int64)
-    key = (g[starts].astype(np.uint64) << np.uint64(32)) | p[starts].astype(np.uint64)
+    gv, pv, lengths = run_lengths(gt_ids, pred_ids)  # runs first: a few thousand instead of H*W pixels
+    lengths = lengths.astype(np.int64, copy=False)
+    key = (gv.astype(np.uint64) << np.uint64(32)) | pv.astype(np.uint64)
     if key.size > 1:
         order = np.argsort(key, kind="stable")
         key = key[order]
