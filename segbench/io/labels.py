@@ -103,7 +103,30 @@ def _materialise(native: np.ndarray, lut: np.ndarray, path) -> np.ndarray:
     return out.astype(np.uint8 if hi < 256 else np.uint16)
 
 
-class NativeSemanticMask(SemanticMask):
+class _NativeLabels:
+    """Shared part of :class:`NativeSemanticMask` / :class:`NativeSemanticPrediction`: ``native`` stored
+    values + a checked ``lut``; ``mask`` (train ids) materialised on first access."""
+
+    native: np.ndarray
+    lut: np.ndarray
+    path: str | None
+    _mask: np.ndarray | None
+
+    @property
+    def mask(self) -> np.ndarray:  # type: ignore[override]
+        if self._mask is None:
+            object.__setattr__(self, "_mask", _materialise(self.native, self.lut, self.path))
+        return self._mask
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.native.shape)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, path={self.path!r})"
+
+
+class NativeSemanticMask(_NativeLabels, SemanticMask):
     """A :class:`~segbench.types.SemanticMask` kept as the *stored* values plus a lookup table.
 
     ``mask`` (train ids) is computed on first access; metrics that understand ``native`` / ``lut``
@@ -119,21 +142,8 @@ class NativeSemanticMask(SemanticMask):
         object.__setattr__(self, "path", None if path is None else str(path))
         object.__setattr__(self, "_mask", None)
 
-    @property
-    def mask(self) -> np.ndarray:  # type: ignore[override]
-        if self._mask is None:
-            object.__setattr__(self, "_mask", _materialise(self.native, self.lut, self.path))
-        return self._mask
 
-    @property
-    def shape(self) -> tuple:
-        return tuple(self.native.shape)
-
-    def __repr__(self) -> str:
-        return f"NativeSemanticMask(shape={self.shape}, path={self.path!r})"
-
-
-class NativeSemanticPrediction(SemanticPrediction):
+class NativeSemanticPrediction(_NativeLabels, SemanticPrediction):
     """A :class:`~segbench.types.SemanticPrediction` kept as stored values plus a checked lookup table
     (see :class:`NativeSemanticMask`)."""
 
@@ -142,19 +152,6 @@ class NativeSemanticPrediction(SemanticPrediction):
         object.__setattr__(self, "lut", lut)
         object.__setattr__(self, "path", None if path is None else str(path))
         object.__setattr__(self, "_mask", None)
-
-    @property
-    def mask(self) -> np.ndarray:  # type: ignore[override]
-        if self._mask is None:
-            object.__setattr__(self, "_mask", _materialise(self.native, self.lut, self.path))
-        return self._mask
-
-    @property
-    def shape(self) -> tuple:
-        return tuple(self.native.shape)
-
-    def __repr__(self) -> str:
-        return f"NativeSemanticPrediction(shape={self.shape}, path={self.path!r})"
 
 
 # ----------------------------------------------------------------------------- opening
