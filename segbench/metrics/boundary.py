@@ -450,15 +450,18 @@ class _PerClassCounts(Metric):
         self.counts = np.zeros((self.num_classes, self.ncounts), np.int64)
         self.num_samples = 0
 
-    def _classes(self, pm, gt):
+    def _prepare(self, prediction, sample):
+        """``(pred, gt, classes present, valid-GT mask)`` of one sample; out-of-range ids raise naming
+        the sample."""
+        pm, gt = _semantic_arrays(prediction, sample, self.threshold)
         valid_gt = gt != self.ignore_index
         present = np.union1d(np.unique(gt[valid_gt]), np.unique(pm[valid_gt]))
         bad = present[(present < 0) | (present >= self.num_classes)]
         bad = bad[bad != self.ignore_index]
         if bad.size:
-            raise BadInputError(f"expected train ids 0..{self.num_classes - 1} or {self.ignore_index}, "
-                                f"found {bad[:5].tolist()}")
-        return [int(c) for c in present if 0 <= c < self.num_classes], valid_gt
+            raise BadInputError(f"sample {sample.sample_id}: expected train ids 0..{self.num_classes - 1} or "
+                                f"{self.ignore_index}, found {bad[:5].tolist()}")
+        return pm, gt, [int(c) for c in present if 0 <= c < self.num_classes], valid_gt
 
     def state_dict(self) -> dict:
         return {"counts": self.counts.copy(), "num_samples": int(self.num_samples)}
@@ -495,11 +498,7 @@ class BoundaryIoU(_PerClassCounts):
         self.dilation_ratio = float(options.get("dilation_ratio", 0.02))
 
     def update(self, prediction, sample) -> None:
-        pm, gt = _semantic_arrays(prediction, sample, self.threshold)
-        try:
-            classes, valid = self._classes(pm, gt)
-        except BadInputError as e:
-            raise BadInputError(f"sample {sample.sample_id}: {e.message}") from None
+        pm, gt, classes, valid = self._prepare(prediction, sample)
         for c in classes:
             i, u = FB.boundary_iou_counts((pm == c) & valid, gt == c, self.dilation_ratio, valid=valid)
             self.counts[c, 0] += i
@@ -550,11 +549,7 @@ class BoundaryF(_PerClassCounts):
 
     def update(self, prediction, sample) -> None:
         from .functional.davis_boundary import boundary_counts
-        pm, gt = _semantic_arrays(prediction, sample, self.threshold)
-        try:
-            classes, valid = self._classes(pm, gt)
-        except BadInputError as e:
-            raise BadInputError(f"sample {sample.sample_id}: {e.message}") from None
+        pm, gt, classes, valid = self._prepare(prediction, sample)
         void = ~valid if not valid.all() else None
         for c in classes:
             bc = boundary_counts(pm == c, gt == c, self.bound_th, void=void)
