@@ -126,6 +126,19 @@ def pair_histogram(a: np.ndarray, b: np.ndarray, na: int, nb: int) -> np.ndarray
     return out
 
 
+def _check_pair(gt, pred, num_classes) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(gt, pred, C)`` as arrays and int, after the checks every confusion builder needs: same shape,
+    ``1 <= C <= 65535``."""
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
+    C = int(num_classes)
+    if not 1 <= C <= 65535:
+        raise ValueError(f"num_classes must be in 1..65535, got {C}")
+    return gt, pred, C
+
+
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_index: int = 255,
                      return_void: bool = False, void_values: Sequence[int] = (), split_void: bool = False):
     """Confusion matrix of one pair (or a batch) of label maps.
@@ -169,13 +182,7 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
     >>> confusion_matrix(np.array([0, 1, 1, 255]), np.array([0, 1, 0, 1]), 2).tolist()
     [[1, 0], [1, 1]]
     """
-    gt = np.asarray(gt)
-    pred = np.asarray(pred)
-    if gt.shape != pred.shape:
-        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
-    C = int(num_classes)
-    if not 1 <= C <= 65535:
-        raise ValueError(f"num_classes must be in 1..65535, got {C}")
+    gt, pred, C = _check_pair(gt, pred, num_classes)
     if C * C * 8 > _MAX_MATRIX_BYTES:
         raise ValueError(f"a dense {C}x{C} int64 confusion matrix needs {C * C * 8 / 2 ** 30:.1f} GiB; "
                          f"use keyed_confusion() for more than {int((_MAX_MATRIX_BYTES / 8) ** 0.5)} classes")
@@ -980,13 +987,7 @@ def keyed_confusion(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_i
     >>> cm.top_pairs(5, off_diagonal=False), int(void[7])
     ([(60000, 7, 1), (60000, 60000, 1)], 1)
     """
-    gt = np.asarray(gt)
-    pred = np.asarray(pred)
-    if gt.shape != pred.shape:
-        raise ValueError(f"gt and pred shapes differ: {gt.shape} vs {pred.shape}")
-    C = int(num_classes)
-    if not 1 <= C <= 65535:
-        raise ValueError(f"num_classes must be in 1..65535, got {C}")
+    gt, pred, C = _check_pair(gt, pred, num_classes)
     if gt.dtype.kind not in "iub" or pred.dtype.kind not in "iub":
         raise ValueError(f"label maps must be integer arrays, got {gt.dtype} and {pred.dtype}")
     ig = int(ignore_index)
