@@ -222,6 +222,19 @@ def _keys(metric, keys):
 
 
 # --------------------------------------------------------------------------- public API
+def _replicates(n: int, n_resamples: int, seed, k: int, fn) -> np.ndarray:
+    """``(n_resamples, k)`` values of ``fn(w)`` for bootstrap weight vectors ``w`` (counts of each of the
+    ``n`` samples), drawn in blocks of :data:`_BLOCK` from ``default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    reps = np.empty((int(n_resamples), k))
+    for start in range(0, int(n_resamples), _BLOCK):
+        rows = min(_BLOCK, int(n_resamples) - start)
+        w = resample_counts(rng, n, rows)
+        for r in range(rows):
+            reps[start + r] = fn(w[r])
+    return reps
+
+
 def bootstrap_metric(metric, states: Sequence[dict], keys=None, *, n_resamples: int = 1000,
                      confidence: float = 0.95, seed: int | None = 0,
                      concat_keys=DEFAULT_CONCAT_KEYS, skip_keys=DEFAULT_SKIP_KEYS) -> dict:
@@ -258,13 +271,7 @@ def bootstrap_metric(metric, states: Sequence[dict], keys=None, *, n_resamples: 
         raise ValueError("bootstrap needs at least one sample")
     plan = _Plan(list(states), "", concat_keys, skip_keys)
     est = _values(metric, plan.apply(np.ones(n, np.int64)), keys)
-    rng = np.random.default_rng(seed)
-    reps = np.empty((int(n_resamples), len(keys)))
-    for start in range(0, int(n_resamples), _BLOCK):
-        rows = min(_BLOCK, int(n_resamples) - start)
-        w = resample_counts(rng, n, rows)
-        for r in range(rows):
-            reps[start + r] = _values(metric, plan.apply(w[r]), keys)
+    reps = _replicates(n, n_resamples, seed, len(keys), lambda w: _values(metric, plan.apply(w), keys))
     return _summary(est, reps, keys, confidence, int(n_resamples), seed)
 
 
@@ -281,13 +288,8 @@ def paired_bootstrap_metric(metric, states_a: Sequence[dict], states_b: Sequence
     pa, pb = _Plan(list(states_a), "", concat_keys, skip_keys), _Plan(list(states_b), "", concat_keys, skip_keys)
     one = np.ones(n, np.int64)
     ea, eb = _values(metric, pa.apply(one), keys), _values(metric, pb.apply(one), keys)
-    rng = np.random.default_rng(seed)
-    reps = np.empty((int(n_resamples), len(keys)))
-    for start in range(0, int(n_resamples), _BLOCK):
-        rows = min(_BLOCK, int(n_resamples) - start)
-        w = resample_counts(rng, n, rows)
-        for r in range(rows):
-            reps[start + r] = _values(metric, pa.apply(w[r]), keys) - _values(metric, pb.apply(w[r]), keys)
+    reps = _replicates(n, n_resamples, seed, len(keys),
+                       lambda w: _values(metric, pa.apply(w), keys) - _values(metric, pb.apply(w), keys))
 
     def extra(j, r, ok):
         m = ok.size
