@@ -159,6 +159,16 @@ class Metric:
 
 
 
+def label_space_or_num_classes(label_space, options: dict, who: str, error=ValueError) -> LabelSpace:
+    """``label_space``, or classes ``0..N-1`` from the ``num_classes`` option when it is None; raises
+    ``error("<who> needs a label space (or num_classes=...)")`` when neither is given."""
+    if label_space is not None:
+        return label_space
+    n = options.get("num_classes")
+    if not n:
+        raise error(f"{who} needs a label space (or num_classes=...)")
+    return LabelSpace.from_num_classes(int(n))
+
 class PerSampleRecords:
     """Mixin for metrics whose state is ``self._per``: sample id → a small record (numbers, lists,
     dicts), kept until ``compute`` (competition scores, ISBI Rand). Merging is the disjoint union, so

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import BadInputError
 from ..types import (BoundaryMaps, BoundaryPrediction, HierarchyPrediction, SemanticMask,
                      SemanticPrediction, SoftPrediction)
-from .base import Metric, MetricResult
+from .base import Metric, MetricResult, label_space_or_num_classes
 from .functional import boundary as FB
 from .functional import regions as FR
 
@@ -437,12 +437,7 @@ class _PerClassCounts(Metric):
     ncounts: ClassVar[int] = 2
 
     def __init__(self, label_space=None, **options: Any):
-        if label_space is None:
-            from ..types import LabelSpace
-            n = options.get("num_classes")
-            if not n:
-                raise ValueError(f"{self.name} needs a label space (or num_classes=...)")
-            label_space = LabelSpace.from_num_classes(int(n))
+        label_space = label_space_or_num_classes(label_space, options, self.name)
         super().__init__(label_space, **options)
         self.num_classes = self.label_space.num_classes
         self.ignore_index = int(options.get("ignore_index", self.label_space.ignore_index))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BadInputError, UsageError
 from ..types import LabelSpace, SoftPrediction
-from .base import Metric, MetricResult
+from .base import Metric, MetricResult, label_space_or_num_classes
 from .functional.fewshot import episode_inter_union, fewshot_scores
 
 __all__ = ["FewShotIoU"]
@@ -75,11 +75,7 @@ class FewShotIoU(Metric):
     summary_keys: ClassVar[tuple] = ("mIoU", "FB_IoU")
 
     def __init__(self, label_space: LabelSpace | None = None, **options: Any):
-        if label_space is None:
-            n = options.get("num_classes")
-            if not n:
-                raise UsageError("the fewshot metric needs a label space (or num_classes=...)")
-            label_space = LabelSpace.from_num_classes(int(n))
+        label_space = label_space_or_num_classes(label_space, options, "the fewshot metric", UsageError)
         super().__init__(label_space, **options)
         ls = self.label_space
         self.num_classes = ls.num_classes

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import BadInputError, UsageError
 from ..types import LabelSpace
-from .base import Metric, MetricResult
+from .base import Metric, MetricResult, label_space_or_num_classes
 from .functional.openvocab import zeroshot_scores
 from .functional.semantic import confusion_matrix, scores_from_confusion
 
@@ -62,11 +62,7 @@ class ZeroShotIoU(Metric):
     summary_keys: ClassVar[tuple] = ("mIoU_seen", "mIoU_unseen", "hIoU", "mIoU")
 
     def __init__(self, label_space: LabelSpace | None = None, **options: Any):
-        if label_space is None:
-            n = options.get("num_classes")
-            if not n:
-                raise UsageError("the zeroshot metric needs a label space (or num_classes=...)")
-            label_space = LabelSpace.from_num_classes(int(n))
+        label_space = label_space_or_num_classes(label_space, options, "the zeroshot metric", UsageError)
         super().__init__(label_space, **options)
         ls = self.label_space
         self.num_classes = ls.num_classes

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..types import LabelSpace, SoftPrediction
-from .base import Metric, MetricResult
+from .base import Metric, MetricResult, label_space_or_num_classes
 from .functional import semantic as _fs
 from .functional.semantic import (INSTANCE_MIN_ID, KeyedConfusion, category_scores, confusion_and_instances,
                                   instance_iou, keyed_confusion_and_instances, merge_keyed, scores_from_confusion)
@@ -131,11 +131,7 @@ class MeanIoU(Metric):
     summary_keys: ClassVar[tuple] = ("mIoU", "mAcc", "aAcc", "fwIoU", "mDice")
 
     def __init__(self, label_space: LabelSpace | None = None, **options: Any):
-        if label_space is None:
-            n = options.get("num_classes")
-            if not n:
-                raise ValueError("MeanIoU needs a label space (or num_classes=...)")
-            label_space = LabelSpace.from_num_classes(int(n))
+        label_space = label_space_or_num_classes(label_space, options, "MeanIoU")
         super().__init__(label_space, **options)
         ls = self.label_space
         self.num_classes = ls.num_classes
