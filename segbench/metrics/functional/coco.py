@@ -615,6 +615,19 @@ def accumulate(rec: Records, cat_ids: Sequence, params: COCOParams) -> dict:
     return out
 
 
+def summary_cells(precision: np.ndarray, recall: np.ndarray, iou_thrs, area_lbl, max_dets, ap: bool,
+                  iou_thr=None, area: str = "all", md: int = 100) -> np.ndarray:
+    """The cells of ``precision`` (``ap``) or ``recall`` that one ``COCOeval.summarize`` number averages:
+    IoU threshold ``iou_thr`` (all when None), area range ``area``, maxDets ``md`` (no cell when ``md``
+    is not among ``max_dets``, as pycocotools). Shared by COCO and YouTube-VIS summaries."""
+    aind = [i for i, lbl in enumerate(area_lbl) if lbl == area]
+    mind = [i for i, m in enumerate(max_dets) if m == md]
+    s = precision if ap else recall
+    if iou_thr is not None:
+        s = s[np.where(iou_thr == np.asarray(iou_thrs))[0]]
+    return s[:, :, :, aind, mind] if ap else s[:, :, aind, mind]
+
+
 def _mean_valid(s) -> float:
     v = s[s > -1]
     return -1.0 if len(v) == 0 else float(np.mean(v))
@@ -632,19 +645,8 @@ def summarize(acc: dict, params: COCOParams, fix_max_dets: bool = False) -> dict
     md = list(params.max_dets)
 
     def _s(ap, iou_thr=None, area="all", max_dets=100):
-        aind = [i for i, l in enumerate(params.area_lbl) if l == area]
-        mind = [i for i, m in enumerate(md) if m == max_dets]
-        if ap:
-            s = precision
-            if iou_thr is not None:
-                s = s[np.where(iou_thr == iou_thrs)[0]]
-            s = s[:, :, :, aind, mind]
-        else:
-            s = recall
-            if iou_thr is not None:
-                s = s[np.where(iou_thr == iou_thrs)[0]]
-            s = s[:, :, aind, mind]
-        return _mean_valid(s)
+        return _mean_valid(summary_cells(precision, recall, iou_thrs, params.area_lbl, md, ap, iou_thr, area,
+                                         max_dets))
 
     def _at(i):
         if i < len(md):

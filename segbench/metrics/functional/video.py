@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .coco import summary_cells
 from .davis_boundary import (_popcount, bound_pix, dilate_packed, f_from_counts, mask_bbox, pack_rows, seg2bmap)
 
 __all__ = ["VOID", "TASKS", "db_statistics", "frame_scores", "evaluate_sequence", "num_gt_objects",
@@ -571,18 +572,7 @@ def ytvis_summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs=YTVIS_IO
     ARm ARl``."""
 
     def _s(ap=1, iou_thr=None, area="all", md=100):
-        aind = [i for i, lbl in enumerate(YTVIS_AREA_LBL) if lbl == area]
-        mind = [i for i, d in enumerate(max_dets) if d == md]
-        if ap == 1:
-            s = precision
-            if iou_thr is not None:
-                s = s[np.where(iou_thr == iou_thrs)[0]]
-            s = s[:, :, :, aind, mind]
-        else:
-            s = recall
-            if iou_thr is not None:
-                s = s[np.where(iou_thr == iou_thrs)[0]]
-            s = s[:, :, aind, mind]
+        s = summary_cells(precision, recall, iou_thrs, YTVIS_AREA_LBL, max_dets, ap == 1, iou_thr, area, md)
         return float("nan") if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
 
     md = max_dets
