@@ -138,10 +138,14 @@ class Metric:
         m._load_state(copy.deepcopy(state))
         return m
 
-    def merge(self, other: "Metric") -> "Metric":
-        """Add ``other``'s state into this one (in place) and return ``self``."""
+    def _require_same_type(self, other) -> None:
+        """Merging needs two metrics of the same class (their states have one layout)."""
         if type(other) is not type(self):
             raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+
+    def merge(self, other: "Metric") -> "Metric":
+        """Add ``other``'s state into this one (in place) and return ``self``."""
+        self._require_same_type(other)
         self._load_state(_add_states(self.state_dict(), other.state_dict()))
         return self
 
@@ -184,8 +188,7 @@ class PerSampleRecords:
 
     def merge(self, other):
         from ..errors import BadInputError
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self._per) & set(other._per)
         if dup:
             raise BadInputError(f"cannot merge: sample(s) scored in both shards (first: {sorted(map(str, dup))[0]})")

@@ -137,8 +137,7 @@ class BSDSBoundary(Metric):
         self.per_image[str(sample.sample_id)] = np.stack([c.cntR, c.sumR, c.cntP, c.sumP]).astype(np.int64)
 
     def merge(self, other: "BSDSBoundary") -> "BSDSBoundary":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self.per_image) & set(other.per_image)
         if dup:
             raise ValueError(f"bsds_boundary: sample(s) evaluated twice: {sorted(dup)[:5]}")
@@ -287,8 +286,7 @@ class CategoryBoundary(Metric):
         self.seen.add(sid)
 
     def merge(self, other: "CategoryBoundary") -> "CategoryBoundary":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = self.seen & other.seen
         if dup:
             raise BadInputError(f"category_boundary: sample(s) scored in both shards (first: {sorted(dup)[0]})")
@@ -390,8 +388,7 @@ class BSDSRegions(Metric):
         self.per_image[str(sample.sample_id)] = FR.region_image_eval(segs, gts)
 
     def merge(self, other: "BSDSRegions") -> "BSDSRegions":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         self.per_image.update(other.per_image)
         return self
 

@@ -277,8 +277,7 @@ class CityscapesInstanceAP(Metric):
         self._have = np.asarray(state["have"], np.int64).copy()
 
     def merge(self, other: "CityscapesInstanceAP") -> "CityscapesInstanceAP":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         self._idx += other._idx
         self._true += other._true
         self._score += other._score

@@ -297,8 +297,7 @@ class IDRiDAUPR(Metric):
         self.neg = None if state.get("neg") is None else np.asarray(state["neg"], np.int64)
 
     def merge(self, other):
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         if other.pos is None:
             return self
         if self.pos is None:

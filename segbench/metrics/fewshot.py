@@ -143,8 +143,7 @@ class FewShotIoU(Metric):
                                                   "class": self.label_space.names[c]}
 
     def merge(self, other: "FewShotIoU") -> "FewShotIoU":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         self.inter = self.inter + other.inter
         self.union = self.union + other.union
         self.episodes = self.episodes + other.episodes

@@ -140,8 +140,7 @@ class COCOAP(Metric):
         self._parts = [Records.from_dict(state)] if state.get("det_img") is not None else []
 
     def merge(self, other: "COCOAP") -> "COCOAP":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         self._flush()
         other._flush()
         self._parts.extend(other._parts)

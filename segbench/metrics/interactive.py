@@ -96,8 +96,7 @@ class InteractiveNoC(Metric):
         self.records[key] = session_ious(gt, masks[: self.max_clicks] != 0, ignore).tolist()
 
     def merge(self, other: "InteractiveNoC") -> "InteractiveNoC":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self.records) & set(other.records)
         if dup:
             raise ValueError(f"cannot merge states that share object ids: {sorted(dup)[:5]}")

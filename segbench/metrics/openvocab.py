@@ -105,8 +105,7 @@ class ZeroShotIoU(Metric):
         self.per_sample[str(sample.sample_id)] = {"mIoU": scores_from_confusion(cm, void)["mIoU"]}
 
     def merge(self, other: "ZeroShotIoU") -> "ZeroShotIoU":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         self.confusion = self.confusion + other.confusion
         self.void = self.void + other.void
         self.per_sample = {**self.per_sample, **other.per_sample}

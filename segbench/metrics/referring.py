@@ -93,8 +93,7 @@ class ReferringIoU(Metric):
         self.records[key] = [I, U]
 
     def merge(self, other: "ReferringIoU") -> "ReferringIoU":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self.records) & set(other.records)
         if dup:
             raise ValueError(f"cannot merge states that share expression ids: {sorted(dup)[:5]}")

@@ -248,8 +248,7 @@ class MeanIoU(Metric):
             self.instance_images += 1
 
     def merge(self, other: "MeanIoU") -> "MeanIoU":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         if other.num_classes != self.num_classes:
             raise ValueError("cannot merge MeanIoU states with different numbers of classes")
         oc = self._coerce(other.confusion)

@@ -165,8 +165,7 @@ class DavisJF(Metric):
         self.sequences = dict(state.get("sequences", {}))
 
     def merge(self, other: "Metric") -> "Metric":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self.sequences) & set(other.sequences)
         if dup:
             raise BadInputError(f"sequence(s) {sorted(dup)[:5]} scored in two shards; sample ids must be unique")
@@ -293,8 +292,7 @@ class YTVISAP(Metric):
         self.seen_cats = list(state.get("seen_cats", []))
 
     def merge(self, other: "Metric") -> "Metric":
-        if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
+        self._require_same_type(other)
         dup = set(self.videos) & set(other.videos)
         if dup:
             raise BadInputError(f"video(s) {sorted(dup)[:5]} scored in two shards; sample ids must be unique")
