@@ -129,3 +129,69 @@ def test_fast_mode_equals_its_distance_transform_definition():
         r, p = _reference_fast(pb, gts, thr, 0.03)
         assert f.cntR.tolist() == r
         assert f.cntP.tolist() == p
+
+
+def test_bit_sliced_deletion_test_equals_the_guo_hall_tables():
+    codes = np.arange(256)
+    x = ((codes[None, :] >> np.arange(8)[:, None]) & 1).astype(np.uint64)[:, :, None]
+    x = x * np.uint64(0xFFFFFFFFFFFFFFFF)  # every map sees the same neighbourhood code
+    for sub, lut in ((0, FB.G123_LUT), (1, FB.G123P_LUT)):
+        d = FB._guo_hall_delete(x, sub)
+        assert d.shape == (256, 1)
+        assert np.array_equal(d[:, 0] == np.uint64(0xFFFFFFFFFFFFFFFF), lut)
+        assert np.isin(d[:, 0], [0, 0xFFFFFFFFFFFFFFFF]).all()
+
+
+def test_thin_many_equals_thinning_each_map_alone():
+    rng = np.random.default_rng(21)
+    for trial in range(8):
+        h, w = (int(v) for v in rng.integers(4, 45, 2))
+        n_maps = int(rng.integers(1, 140))  # up to three 64-bit words
+        if trial % 2:  # nested maps of a soft map (thick blobs), as the benchmark's thresholds
+            pb = ndi.gaussian_filter(rng.random((h, w)), 1.5)
+            thr = np.sort(rng.uniform(pb.min(), pb.max(), n_maps))
+            maps = [pb >= t for t in thr]
+        else:  # unrelated maps
+            maps = [rng.random((h, w)) < rng.uniform(0.1, 0.9) for _ in range(n_maps)]
+        pad = 2
+        th = FB._Thinner(h + 2 * pad, w + 2 * pad)
+        pix = ((np.arange(h)[:, None] + pad) * th.wp + (np.arange(w) + pad)[None, :]).ravel()
+        union = np.flatnonzero(np.any(maps, axis=0).ravel())
+        words = np.zeros((union.size, (n_maps + 63) // 64), np.uint64)
+        for t, m in enumerate(maps):
+            words[:, t // 64] |= m.ravel()[union].astype(np.uint64) << np.uint64(t % 64)
+        out = th.thin_many(pix[union], words)
+        for t, m in enumerate(maps):
+            got = np.zeros(h * w, bool)
+            got[union] = (out[:, t // 64] >> np.uint64(t % 64)) & np.uint64(1) == 1
+            assert np.array_equal(got.reshape(h, w), FB.thin(m)), (trial, t)
+
+
+def test_disk_dilation_equals_the_or_over_every_offset():
+    rng = np.random.default_rng(8)
+    for md in (1.0, 2.5, 4.33):
+        h, w = 17, 23
+        r = int(np.ceil(md))
+        wp = w + 2 * r
+        offs = FB._Offsets(md, wp)
+        img = np.zeros(((h + 2 * r) * wp, 2), np.uint64)
+        inner = ((np.arange(h)[:, None] + r) * wp + (np.arange(w) + r)[None, :]).ravel()
+        img[inner] = rng.integers(0, 2 ** 63, (inner.size, 2), dtype=np.uint64) * (rng.random((inner.size, 1)) < 0.1)
+        ref = np.zeros_like(img)
+        for o in offs.flat.tolist():
+            src = np.arange(img.shape[0]) + o
+            ok = (src >= 0) & (src < img.shape[0])
+            ref[ok] |= img[src[ok]]
+        assert np.array_equal(FB._dilate_disk(img, offs, h + 2 * r, wp)[inner], ref[inner])
+
+
+def test_unsorted_explicit_thresholds_give_the_per_threshold_counts():
+    rng = np.random.default_rng(4)
+    pb, gts = _random_case(rng)
+    thr = rng.permutation(np.concatenate([FB.bsds_thresholds(9), [0.3, 0.3]]))
+    c = FB.evaluate_boundary_image(pb, gts, thresholds=thr, max_dist=0.03)
+    r, p, s = _reference_counts(pb, gts, thr, 0.03)
+    assert (c.cntR.tolist(), c.cntP.tolist(), c.sumP.tolist()) == (r.tolist(), p.tolist(), s.tolist())
+    f = FB.evaluate_boundary_image(pb, gts, thresholds=thr, max_dist=0.03, mode="fast")
+    fr, fp = _reference_fast(pb, gts, thr, 0.03)
+    assert (f.cntR.tolist(), f.cntP.tolist()) == (fr, fp)
