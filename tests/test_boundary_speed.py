@@ -7,6 +7,7 @@ definition."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 
@@ -142,7 +143,9 @@ def test_bit_sliced_deletion_test_equals_the_guo_hall_tables():
         assert np.isin(d[:, 0], [0, 0xFFFFFFFFFFFFFFFF]).all()
 
 
-def test_thin_many_equals_thinning_each_map_alone():
+@pytest.mark.parametrize("chunk", [1 << 16, 7])  # 7: many chunks per step (the large-image path)
+def test_thin_many_equals_thinning_each_map_alone(chunk, monkeypatch):
+    monkeypatch.setattr(FB, "_THIN_CHUNK", chunk)
     rng = np.random.default_rng(21)
     for trial in range(8):
         h, w = (int(v) for v in rng.integers(4, 45, 2))

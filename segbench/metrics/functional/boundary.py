@@ -268,8 +268,10 @@ class _Thinner:
         pos[idx] = np.arange(n, dtype=np.int32)
         img = self.img
         img[idx] = 1
-        around = self.offs[:, None] + idx[None, :]
-        nb = np.where(img[around] == 1, pos[around], n)  # (8, n): neighbour rows, n = outside
+        nb = np.empty((8, n), np.int32)  # neighbour rows of each pixel; n = outside the union
+        for c0 in range(0, n, _THIN_CHUNK):
+            around = self.offs[:, None] + idx[None, c0:c0 + _THIN_CHUNK]
+            nb[:, c0:c0 + _THIN_CHUNK] = np.where(img[around] == 1, pos[around], n)
         img[idx] = 0
         mark = np.zeros(n + 1, bool)
         pending = [np.arange(n), np.arange(n)]
@@ -284,12 +286,12 @@ class _Thinner:
                 if alive.size < cand.size:
                     cand = cand.take(alive)
                     own = own.take(alive, axis=0)
-                dele = _guo_hall_delete(state.take(nb.take(cand, axis=1), axis=0), s)  # x: (8, m, nw)
-                dele &= own
-                hit = dele[:, 0].copy()
-                for k in range(1, nw):
-                    hit |= dele[:, k]
-                changed = np.flatnonzero(hit)
+                dele = np.empty_like(own)
+                for c0 in range(0, cand.size, _THIN_CHUNK):  # bounded memory: x is (8, chunk, nw)
+                    part = cand[c0:c0 + _THIN_CHUNK]
+                    np.bitwise_and(_guo_hall_delete(state.take(nb.take(part, axis=1), axis=0), s),
+                                   own[c0:c0 + _THIN_CHUNK], out=dele[c0:c0 + _THIN_CHUNK])
+                changed = np.flatnonzero(_any_bit(dele))
                 if changed.size == 0:
                     continue
                 rows = cand.take(changed)
@@ -304,6 +306,9 @@ class _Thinner:
                 mark[t] = False
                 pending[0] = pending[1] = t
         return state[:n]
+
+
+_THIN_CHUNK = 1 << 16  # pixels per bit-sliced step of thin_many (bounds its temporaries)
 
 
 def _guo_hall_delete(x: np.ndarray, sub: int) -> np.ndarray:
@@ -399,28 +404,27 @@ def _dilate_disk(img: np.ndarray, offsets: _Offsets, hp: int, wp: int) -> np.nda
     """OR of ``img`` (``(hp * wp, nw)``, a padded flat image whose ring of ``offsets.r`` pixels is empty)
     over the tolerance disk of ``offsets``: ``out[p] = OR of img[p + o]`` for every offset ``o``.
 
-    The disk is a union of horizontal runs ``|du| <= half(dv)``, so the horizontal ORs of each
-    half-width are built incrementally and then OR-ed over the row shifts ``dv``: about ``4 r``
-    passes over the image instead of one per offset.
+    The disk is a union of horizontal runs ``|du| <= half(dv)``, so the horizontal OR is widened one
+    step at a time and, at each half-width, OR-ed in at the row shifts ``dv`` that need it: about
+    ``4 r`` passes over the image instead of one per offset, with three images in memory.
     """
     half = {}
     for dv, du in zip(offsets.dv.tolist(), offsets.du.tolist()):
         half[dv] = max(half.get(dv, 0), abs(du))
     n = img.shape[0]
-    rows = {0: img}
-    cur = img
-    for k in range(1, max(half.values()) + 1):
-        nxt = cur.copy()
-        nxt[k:] |= img[:n - k]  # du = -k
-        nxt[:n - k] |= img[k:]  # du = +k
-        rows[k] = cur = nxt
     out = np.zeros_like(img)
-    for dv, k in half.items():
-        s = dv * wp
-        if s >= 0:
-            out[:n - s] |= rows[k][s:]
-        else:
-            out[-s:] |= rows[k][:n + s]
+    cur = img
+    for k in range(max(half.values()) + 1):  # cur = OR over |du| <= k; three images in memory
+        if k:
+            cur = cur.copy() if cur is img else cur
+            cur[k:] |= img[:n - k]  # du = -k
+            cur[:n - k] |= img[k:]  # du = +k
+        for dv in (d for d, hk in half.items() if hk == k):
+            s = dv * wp
+            if s >= 0:
+                out[:n - s] |= cur[s:]
+            else:
+                out[-s:] |= cur[:n + s]
     return out
 
 
