@@ -428,19 +428,11 @@ def _dilate_disk(img: np.ndarray, offsets: _Offsets, hp: int, wp: int) -> np.nda
     return out
 
 
-def _stable_order(keys: np.ndarray, n: int) -> np.ndarray:
-    """``argsort(keys, kind="stable")`` for keys in ``0..n-1`` (a radix sort when they fit 16 bits)."""
-    if n <= 1 << 16:
-        keys = keys.astype(np.uint16)
-    return np.argsort(keys, kind="stable")
-
-
-def _match_square(ii: np.ndarray, jj: np.ndarray, c: np.ndarray, a: int, b: int, ow: int,
-                  col_order: np.ndarray | None = None) -> np.ndarray:
+def _match_square(ii: np.ndarray, jj: np.ndarray, c: np.ndarray, a: int, b: int, ow: int) -> np.ndarray:
     """Exact min-cost matching with outliers as one square assignment problem for scipy.
 
-    Input: compact edges in canonical order (rows ``ii`` ascending in ``0..a-1``, each row with an edge,
-    columns ``jj`` in ``0..b-1`` ascending within a row) and integer costs ``c``.
+    Input: compact edges in any order (rows ``ii`` in ``0..a-1``, each row with an edge, columns ``jj``
+    in ``0..b-1``, no pair twice) and integer costs ``c``.
 
     The square matrix (``a + b`` rows and columns, as the C++ ``correspondPixels``) has: the real rows
     and columns; a private outlier column ``b + i`` for each real row ``i`` and a private outlier row
@@ -458,41 +450,32 @@ def _match_square(ii: np.ndarray, jj: np.ndarray, c: np.ndarray, a: int, b: int,
     above make that start close to the optimum: about 2x faster than the rectangular formulation with
     outlier columns only, on BSDS-like maps.
 
-    ``col_order`` is ``argsort(jj, kind="stable")`` when the caller knows it.
+    The matrix is assembled as COO blocks and converted by scipy (in C), which sorts each row's
+    columns: the CSR handed to the solver does not depend on the order of the edges. Edges in
+    canonical order (``ii`` ascending, ``jj`` ascending within a row) give already sorted rows, and
+    scipy then skips its sort.
 
     Returns the column of each real row (``>= b``: unmatched).
     """
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
     E = ii.size
     n = a + b
-    cnt_j = np.bincount(jj, minlength=b)
-    indptr = np.zeros(n + 1, np.int32)
-    np.cumsum(np.concatenate([np.bincount(ii, minlength=a), cnt_j]) + 1, out=indptr[1:])
+    ar_a = np.arange(a, dtype=np.int32)
+    ar_b = np.arange(b, dtype=np.int32)
+    # blocks: real edges; real row i -> its outlier column b + i; outlier row a + j -> real column j;
+    # outlier row a + j -> outlier column b + i for every edge (i, j)
+    row = np.concatenate([ii, ar_a, ar_b + a, jj + a]).astype(np.int32, copy=False)
+    col = np.concatenate([jj, ar_a + b, ar_b, ii + b]).astype(np.int32, copy=False)
     data = np.empty(2 * E + n, np.float64)
-    idx = np.empty(2 * E + n, np.int32)
-    # real rows: their edges, then their outlier column (the largest index)
-    epos = np.arange(E) + ii
-    opos = indptr[1:a + 1] - 1
-    data[epos] = c + (ow + 1)
-    idx[epos] = jj
-    data[opos] = ow + 1
-    idx[opos] = b + np.arange(a)
-    # outlier rows a + j: the real column j, then the outlier columns b + i of the edges (i, j), i ascending
-    start = indptr[a:n]
-    data[start] = ow + 1
-    idx[start] = np.arange(b)
-    o = _stable_order(jj, b) if col_order is None else col_order
-    js = jj[o]
-    first = np.cumsum(cnt_j) - cnt_j  # first edge of column j in the GT-major order
-    tpos = start[js] + 1 + (np.arange(E) - first[js])
-    data[tpos] = 1.0
-    idx[tpos] = b + ii[o]
-    g = csr_matrix((data, idx, indptr), shape=(n, n))
-    r, col = min_weight_full_bipartite_matching(g)
+    np.add(c, ow + 1, out=data[:E])
+    data[E:E + n] = ow + 1
+    data[E + n:] = 1.0
+    g = coo_matrix((data, (row, col)), shape=(n, n)).tocsr()
+    r, cc = min_weight_full_bipartite_matching(g)
     out = np.empty(n, np.int64)
-    out[r] = col
+    out[r] = cc
     return out[:a]
 
 
@@ -792,9 +775,9 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
         cntP[:] = _bit_counts(words[near_p], T)
         return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
     pairs = {k: _edges(allp, gt_maps[k], offs) for k in kk}
-    # exact: per annotator, the pairs sorted pred-major (then by GT pixel) with a CSR row pointer per
-    # predicted pixel, so that each threshold gathers the pairs of its own pixels in canonical order
-    # and the matrix handed to scipy is the one _solve_matching would build (no per-threshold _edges)
+    # exact: per annotator, the pairs sorted pred-major (then by GT pixel) with a row pointer per
+    # predicted pixel, so that each threshold gathers the pairs of its own pixels (no per-threshold
+    # _edges) in canonical order, which spares scipy the sort of each row (_match_square)
     srt = {}
     for k in kk:
         ei, ej, ec = pairs[k]
@@ -835,10 +818,8 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
                 col = _match_square(ii, jj, c1, u1.size, nb, ow)
                 mp = u1[col < nb]
             else:  # rows = GT pixels
-                o = _stable_order(jj, nb)  # ii ascending within each jj: (jj, ii) order
-                back = np.empty_like(o)
-                back[o] = np.arange(o.size)  # the stable order of ii[o]: the canonical order
-                col = _match_square(jj.take(o), ii.take(o), c1.take(o), nb, u1.size, ow, col_order=back)
+                o = np.argsort(jj.astype(np.uint16) if nb <= 1 << 16 else jj, kind="stable")  # (jj, ii) order
+                col = _match_square(jj.take(o), ii.take(o), c1.take(o), nb, u1.size, ow)
                 mp = u1[col[col < u1.size]]
             accP[mp] = True
             cntR[t] += mp.size
