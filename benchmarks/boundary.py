@@ -14,7 +14,7 @@ Usage::
     python benchmarks/boundary.py --images 3 --reference-thresholds 5   # quick
 
 Measured 2026-11-24 on the quiet 2-core machine, 10 images, median per image: blurred (thick) maps
-exact 1.06 s (0.64-1.51 s), fast 0.049 s; 1-px maps exact 0.64 s, fast 0.010 s. All thresholds are
+exact 1.00-1.12 s over runs (single images 0.62-1.56 s), fast 0.043-0.049 s; 1-px maps exact 0.64 s, fast 0.010 s. All thresholds are
 thinned at once (bit-sliced, 3.4x faster than thinning each map) and fast mode is two disk dilations
 (4x faster than before on thick maps). The exact optimum costs 3.5-4.8 ms per matching against
 67-97 ms for the Berkeley C++ ``correspondPixels`` (19-20x), i.e. 33-48 s per image for the original

@@ -44,8 +44,8 @@ scipy than the rectangular one; scipy's LAPJVsp is about 85% of the exact mode's
 dilates the threshold bits of the predicted pixels and the union of the annotators' pixels by the
 tolerance disk (:func:`_dilate_disk`, a few passes of shifted ORs), which gives every GT pixel the
 thresholds at which it is matched, for all thresholds at once. Measured with ``benchmarks/boundary.py``
-(10 images, quiet 2-core machine): exact median 1.06 s (thick maps, 0.64-1.51 s) and 0.64 s (one-pixel
-maps); fast median 0.049 s and 0.010 s.
+(20 images, quiet 2-core machine): exact median 1.00-1.12 s over runs (thick maps; single images
+0.62-1.56 s) and 0.66 s (one-pixel maps); fast median 0.043 s and 0.009 s.
 
 Exactness. The C++ ``correspondPixels`` solves the same objective with Goldberg's CSA on a graph whose
 outlier connections are a random sparse set (degree 6) plus a high-cost overlay; on real BSDS maps its
