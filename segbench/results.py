@@ -14,9 +14,11 @@ import hashlib
 import json
 import os
 import platform
+import random
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,18 +200,32 @@ class ResultsStore:
         return con
 
     def _init(self) -> None:
-        con = self._connect()
-        try:
-            con.execute("PRAGMA journal_mode = WAL")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS runs ("
-                " run_id TEXT PRIMARY KEY, created TEXT, dataset TEXT, split TEXT, task TEXT,"
-                " model TEXT, segbench_version TEXT, schema_version INTEGER, record TEXT NOT NULL)")
-        except sqlite3.DatabaseError as e:
-            raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
-                                path=self.path) from None
-        finally:
-            con.close()
+        # Two processes opening a new store at once: switching it to WAL needs a lock that SQLite may
+        # refuse at once ("database is locked") instead of waiting; such a refusal is retried.
+        deadline = time.monotonic() + 30.0
+        while True:
+            con = self._connect()
+            try:
+                if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    con.execute("PRAGMA journal_mode = WAL")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS runs ("
+                    " run_id TEXT PRIMARY KEY, created TEXT, dataset TEXT, split TEXT, task TEXT,"
+                    " model TEXT, segbench_version TEXT, schema_version INTEGER, record TEXT NOT NULL)")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
+                                        path=self.path) from None
+                if time.monotonic() > deadline:
+                    raise BadInputError(f"expected to open the results store within 30 s, found it locked by another "
+                                        f"process ({e}); retry when that run has finished", path=self.path) from None
+            except sqlite3.DatabaseError as e:
+                raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
+                                    path=self.path) from None
+            finally:
+                con.close()
+            time.sleep(0.02 + 0.05 * random.random())
 
     def add(self, record: RunRecord) -> None:
         """Insert (or replace) a record in one transaction."""

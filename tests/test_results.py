@@ -173,3 +173,41 @@ def test_two_processes_write_at_once(tmp_path):
     names = sorted(r.model_name for r in recs)
     assert names == sorted([f"a{i}" for i in range(n)] + [f"b{i}" for i in range(n)])
     assert all(len(r.metrics["miou@1"]["artifacts"]["confusion_matrix"]) == 200 for r in recs)
+
+
+def test_store_retries_when_sqlite_refuses_the_lock_at_once(tmp_path, monkeypatch):
+    """Two processes creating one store: SQLite may answer "database is locked" at once (deadlock
+    avoidance, no busy wait) to the one switching the file to WAL; opening retries instead of failing."""
+    import sqlite3
+
+    real = ResultsStore._connect
+    refusals = []
+
+    class Refusing:
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode") and len(refusals) < 3:
+                refusals.append(sql)
+                raise sqlite3.OperationalError("database is locked")
+            return self.con.execute(sql, *args)
+
+        def close(self):
+            self.con.close()
+
+    monkeypatch.setattr(ResultsStore, "_connect", lambda self: Refusing(real(self)))
+    store = ResultsStore(tmp_path / "r.db")
+    assert len(refusals) == 3
+    monkeypatch.setattr(ResultsStore, "_connect", real)
+    assert store.records() == []
+    import sqlite3 as sq
+    assert sq.connect(str(tmp_path / "r.db")).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_store_that_is_not_sqlite_is_one_clear_error(tmp_path):
+    from segbench.errors import BadInputError
+    bad = tmp_path / "r.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(BadInputError, match="expected a segbench SQLite results store"):
+        ResultsStore(bad)
