@@ -400,8 +400,8 @@ def _edges(pred_flat: np.ndarray, gt_index: np.ndarray, offsets: _Offsets):
     return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_c)
 
 
-def _dilate_disk(img: np.ndarray, offsets: _Offsets, hp: int, wp: int) -> np.ndarray:
-    """OR of ``img`` (``(hp * wp, nw)``, a padded flat image whose ring of ``offsets.r`` pixels is empty)
+def _dilate_disk(img: np.ndarray, offsets: _Offsets, wp: int) -> np.ndarray:
+    """OR of ``img`` (``(H * wp, nw)``, a padded flat image of row length ``wp`` whose ring of ``offsets.r`` pixels is empty)
     over the tolerance disk of ``offsets``: ``out[p] = OR of img[p + o]`` for every offset ``o``.
 
     The disk is a union of horizontal runs ``|du| <= half(dv)``, so the horizontal OR is widened one
@@ -724,15 +724,14 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
     npad = (h + 2 * r) * wp
     pix = ((np.arange(h, dtype=np.int64)[:, None] + r) * wp + (np.arange(w) + r)[None, :]).ravel()
 
-    # per annotator: GT node index map (padded flat) and pixel count
+    # per annotator: GT pixels (padded flat, ascending), node index map and pixel count
+    gt_pix = [pix[np.flatnonzero(gts[k].ravel())] for k in range(K)]
     gt_maps = []
-    sum_gt = np.zeros(K, np.int64)
-    for k in range(K):
-        f = pix[np.flatnonzero(gts[k].ravel())]
+    sum_gt = np.array([f.size for f in gt_pix], np.int64)
+    for f in gt_pix:
         gi = np.full(npad, -1, np.int32)
         gi[f] = np.arange(f.size, dtype=np.int32)
         gt_maps.append(gi)
-        sum_gt[k] = f.size
     # 1. the (thinned) predicted maps of all thresholds as bits: pixel allp[i] is in the map of
     #    threshold t when bit t % 64 of words[i, t // 64] is set; all maps are thinned at once
     #    (_Thinner.thin_many). A map identical to the previous threshold's gives identical counts,
@@ -762,16 +761,14 @@ def evaluate_boundary_image(pb: np.ndarray, gt_boundaries, nthresh: int = 99, ma
         # when a predicted pixel of the threshold does. Both are dilations by the tolerance disk (the
         # offsets of _Offsets): of the union of the annotators' pixels, and of the predicted pixels'
         # threshold bits, which gives every GT pixel the thresholds it is matched at.
-        hp = h + 2 * r
         img = np.zeros((npad, words.shape[1]), np.uint64)
         img[allp] = words
-        near = _dilate_disk(img, offs, hp, wp)
-        for k in kk:
-            cntR += _bit_counts(near[gt_maps[k] >= 0], T)
+        near = _dilate_disk(img, offs, wp)
         gt_any = np.zeros((npad, 1), np.uint8)
         for k in kk:
-            gt_any[gt_maps[k] >= 0] = 1
-        near_p = _dilate_disk(gt_any, offs, hp, wp)[allp, 0] != 0
+            cntR += _bit_counts(near[gt_pix[k]], T)
+            gt_any[gt_pix[k]] = 1
+        near_p = _dilate_disk(gt_any, offs, wp)[allp, 0] != 0
         cntP[:] = _bit_counts(words[near_p], T)
         return BoundaryCounts(thr, cntR, sumR, cntP, sumP)
     pairs = {k: _edges(allp, gt_maps[k], offs) for k in kk}
