@@ -213,16 +213,14 @@ class ResultsStore:
                     " run_id TEXT PRIMARY KEY, created TEXT, dataset TEXT, split TEXT, task TEXT,"
                     " model TEXT, segbench_version TEXT, schema_version INTEGER, record TEXT NOT NULL)")
                 return
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
+            except sqlite3.DatabaseError as e:
+                locked = isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
+                if not locked:
                     raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
                                         path=self.path) from None
                 if time.monotonic() > deadline:
                     raise BadInputError(f"expected to open the results store within 30 s, found it locked by another "
                                         f"process ({e}); retry when that run has finished", path=self.path) from None
-            except sqlite3.DatabaseError as e:
-                raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
-                                    path=self.path) from None
             finally:
                 con.close()
             time.sleep(0.02 + 0.05 * random.random())
