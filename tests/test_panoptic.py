@@ -126,6 +126,71 @@ def test_pair_counts_matches_unique():
     assert n.tolist() == c.tolist() and n.sum() == g.size
 
 
+
+def _runs_by_loop(g, p):
+    g, p = g.ravel().tolist(), p.ravel().tolist()
+    starts = [i for i in range(len(g)) if i == 0 or g[i] != g[i - 1] or p[i] != p[i - 1]]
+    ends = starts[1:] + [len(g)]
+    return [g[i] for i in starts], [p[i] for i in starts], [b - a for a, b in zip(starts, ends)]
+
+
+@pytest.mark.parametrize("small_scratch", [False, True])
+def test_run_lengths_match_a_pixel_loop(monkeypatch, small_scratch):
+    """Sizes around the 8-pixel words of the run-start search, run after larger images (stale scratch
+    masks) and with fresh masks (images over the scratch limit)."""
+    import segbench.metrics.functional.panoptic as FP
+    if small_scratch:
+        monkeypatch.setattr(FP, "_SCRATCH_MAX", 0)
+    rng = np.random.default_rng(11)
+    shapes = [(40, 50), (1, 1), (1, 7), (1, 8), (1, 9), (3, 21), (8, 8), (1, 65), (13, 17), (100, 101), (2, 3)]
+    for shape, k, dense in [(s, k, d) for s in shapes for k in (1, 3, 40) for d in (False, True)]:
+        if dense:
+            g = rng.integers(0, k, size=shape).astype(np.uint32)
+            p = rng.integers(0, k, size=shape).astype(np.uint32)
+        else:  # long runs, as in real maps
+            n = shape[0] * shape[1]
+            g = np.repeat(rng.integers(0, k, n), rng.integers(1, 30, n))[:n].astype(np.uint32).reshape(shape)
+            p = np.repeat(rng.integers(0, k, n), rng.integers(1, 30, n))[:n].astype(np.uint32).reshape(shape)
+        gv, pv, n = FP.run_lengths(g, p)
+        ref = _runs_by_loop(g, p)
+        assert (gv.tolist(), pv.tolist(), n.tolist()) == ref, (shape, k, dense)
+
+
+def test_flatnonzero_words_is_flatnonzero():
+    from segbench.metrics.functional.panoptic import _flatnonzero_words
+    rng = np.random.default_rng(5)
+    for n in (8, 16, 64, 1000, 4096, 307200):
+        for density in (0.0, 0.001, 0.03, 0.5, 1.0):
+            m = rng.random(n) < density
+            got = _flatnonzero_words(m)
+            assert got.dtype == np.intp and got.tolist() == np.flatnonzero(m).tolist(), (n, density)
+
+
+def test_per_sample_means_are_those_of_numpy(tmp_path):
+    """The per-image PQ / SQ / RQ (plain Python + one 2-row reduce) are bitwise the means of the
+    vectorised per-class formulas over the classes present in the image."""
+    gt_json = write_fake_panoptic(tmp_path / "gt.json", num_samples=10, seed=4, size=(60, 80), num_segments=30)
+    pred = write_fake_predictions(gt_json, tmp_path / "pred.json", seed=9, strength=1.0)
+    ds = CocoPanopticStyle(gt_json)
+    r = _segbench(ds, pred).results["pq@1"]
+    cats = {int(c.id): int(c.train_id) for c in ds.label_space().eval_classes}
+    gt, pr = load_panoptic_json(gt_json), load_panoptic_json(pred)
+    by = {a["image_id"]: a for a in pr.annotations}
+    checked = 0
+    for a in gt.annotations:
+        b = by[a["image_id"]]
+        st = pq_image_stats(read_panoptic_png(tmp_path / "gt" / a["file_name"]), a["segments_info"],
+                            read_panoptic_png(tmp_path / "pred" / b["file_name"]), b["segments_info"], cats, len(cats))
+        sel = (st["tp"] + st["fp"] + st["fn"]) > 0
+        tp, fp, fn, iou = (st[k][sel].astype(np.float64) for k in ("tp", "fp", "fn", "iou"))
+        den = tp + 0.5 * fp + 0.5 * fn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = {"PQ": (iou / den).mean(), "SQ": np.where(tp > 0, iou / tp, 0.0).mean(), "RQ": (tp / den).mean()}
+        got = r.per_sample[str(a["image_id"])]
+        assert all(got[k] == float(want[k]) for k in want), (a["image_id"], got, want)
+        checked += sel.sum() > 1
+    assert checked >= 5
+
 # --------------------------------------------------------------------------- parity: real samples
 def test_identity_on_real_samples(tmp_path):
     gt_json = tmp_path / "gt.json"

@@ -1,4 +1,4 @@
-"""The docstring examples of the protocol and statistics modules run and give the numbers they show."""
+"""The docstring examples of the protocol, statistics and panoptic modules run and give the numbers they show."""
 
 import doctest
 import importlib
@@ -11,6 +11,7 @@ MODULES = [
     "segbench.metrics.functional.fewshot", "segbench.metrics.fewshot",
     "segbench.metrics.functional.openvocab", "segbench.metrics.openvocab",
     "segbench.metrics.functional.interactive", "segbench.metrics.interactive",
+    "segbench.metrics.functional.panoptic", "segbench.metrics.panoptic", "segbench.io.panoptic",
 ]
 
 

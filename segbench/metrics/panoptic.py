@@ -66,8 +66,8 @@ def _quick_means(st) -> list:
         pq.append(s / den)
         sq.append(s / t if t > 0 else 0.0)
         rq.append(t / den)
-    add = np.add.reduce
-    return [float(add(np.array(pq)) / k), float(add(np.array(sq)) / k), float(add(np.array(rq)) / k)]
+    sums = np.add.reduce(np.array((pq, sq, rq)), axis=1).tolist()  # each row: the pairwise sum of a 1-D reduce
+    return [sums[0] / k, sums[1] / k, sums[2] / k]
 
 
 class _PQBase(Metric):

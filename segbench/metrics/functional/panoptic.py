@@ -20,8 +20,8 @@ The state of a dataset is per-class ``tp, fp, fn`` (int64) and ``iou`` (float64 
 
 Speed: a segment map is piecewise constant, so instead of ``np.unique`` over ``H*W`` combined labels
 (a sort, what panopticapi does) the pairing first finds the runs of equal ``(gt id, pred id)`` along
-the flattened image (two comparisons into reused scratch masks and one ``flatnonzero``,
-:func:`run_lengths`), maps the run values to segment slots with a per-thread lookup table (a
+the flattened image (two comparisons into reused scratch masks, then the run starts found word by
+word, :func:`run_lengths`), maps the run values to segment slots with a per-thread lookup table (a
 ``searchsorted`` fallback for ids beyond 24 bits), and builds the small
 ``(segments_gt + 2) x (segments_pred + 2)`` intersection matrix with one ``bincount`` over the runs.
 Matching, FN and FP then run in plain Python over the ~20 segments and ~50 overlapping pairs of an
@@ -148,10 +148,10 @@ def _segment_table(segments: Sequence[Mapping], image, path, what: str) -> tuple
 def run_lengths(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of constant ``(gt id, pred id)`` along the flattened maps: values at run starts and lengths.
 
-    Two comparisons, one ``or`` and one ``flatnonzero`` over ``H*W`` pixels, written into per-thread
-    scratch masks (a fresh ``H*W`` mask per image costs more in page faults than the comparison
-    itself); everything after works on the runs (a few thousand for a 640x480 COCO image instead of
-    307200 pixels).
+    Two comparisons and one ``or`` over ``H*W`` pixels, written into per-thread scratch masks (a
+    fresh ``H*W`` mask per image costs more in page faults than the comparison itself), then the
+    run starts in two levels (:func:`_flatnonzero_words`); everything after works on the runs (a
+    few thousand for a 640x480 COCO image instead of 307200 pixels).
 
     Returns
     -------
@@ -159,6 +159,12 @@ def run_lengths(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, n
         Ground-truth and predicted id of each run (the maps' dtype, uint32 for RGB ids).
     n : ndarray (R,) intp
         Pixels of each run.
+
+    Examples
+    --------
+    >>> g, p, n = run_lengths(np.array([[1, 1, 1], [1, 2, 2]]), np.array([[5, 5, 6], [6, 6, 6]]))
+    >>> g.tolist(), p.tolist(), n.tolist()
+    ([1, 1, 2], [5, 6, 6], [2, 2, 2])
     """
     g = _as_ids(gt_ids, "the ground truth")
     p = _as_ids(pred_ids, "the prediction")
@@ -170,29 +176,54 @@ def run_lengths(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, n
     if n == 0:
         z = np.zeros(0, np.int64)
         return z.astype(np.uint32), z.astype(np.uint32), z
-    ch, tmp = _scratch_masks(n)
+    words, tmp = _scratch_masks(n)  # length: n rounded up to a multiple of 8
+    ch = words[:n]
+    words[n:] = False
     ch[0] = True  # a run starts at pixel 0
     np.not_equal(g[1:], g[:-1], out=ch[1:])
-    np.not_equal(p[1:], p[:-1], out=tmp[1:])
-    np.bitwise_or(ch[1:], tmp[1:], out=ch[1:])
-    starts = np.flatnonzero(ch)
+    np.not_equal(p[1:], p[:-1], out=tmp[1:n])
+    np.bitwise_or(ch[1:], tmp[1:n], out=ch[1:])
+    starts = _flatnonzero_words(words)
     lengths = np.empty(starts.size, np.intp)
     np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
     lengths[-1] = n - starts[-1]
     return g.take(starts), p.take(starts), lengths
 
 
+def _flatnonzero_words(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` for a sparse bool mask whose length is a multiple of 8.
+
+    ``flatnonzero`` visits every byte (about 0.35 ns each, 110 us for a 640x480 change mask); here
+    it first finds the non-zero 8-byte words (one compare over ``n/8`` words), then the set bytes
+    inside only those words. On the benchmark's COCO-like maps (about 9500 runs in 307200 pixels)
+    one word in eight holds a run start and this takes 75 us instead of 112 us; the result is the
+    same array.
+    """
+    m64 = mask.view(np.uint64)
+    w = np.flatnonzero(m64 != 0)
+    j = np.flatnonzero(m64[w].view(bool))
+    out = w[j >> 3]
+    out <<= 3
+    out |= j & 7
+    return out
+
+
 _SCRATCH_MAX = 1 << 23  # pixels; larger images get fresh masks instead of keeping big ones per thread
 
 
 def _scratch_masks(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two bool arrays of length ``n`` to overwrite: per-thread buffers reused across images."""
+    """Two bool arrays of length ``n`` rounded up to a multiple of 8, to overwrite.
+
+    Per-thread buffers reused across images; both start on an 8-byte boundary, so the first can be
+    read as ``uint64`` words (:func:`_flatnonzero_words`).
+    """
+    k = -(-n // 8) * 8
     if n > _SCRATCH_MAX:
-        return np.empty(n, bool), np.empty(n, bool)
+        return np.empty(k, bool), np.empty(k, bool)
     buf = getattr(_TLS, "masks", None)
-    if buf is None or buf.shape[1] < n:
-        buf = _TLS.masks = np.empty((2, max(n, 1 << 16)), bool)
-    return buf[0, :n], buf[1, :n]
+    if buf is None or buf.shape[1] < k:
+        buf = _TLS.masks = np.empty((2, max(k, 1 << 16)), bool)
+    return buf[0, :k], buf[1, :k]
 
 
 def _segment_lists(segments: Sequence[Mapping], image, path, what: str) -> tuple[list, list, list, list]:
@@ -404,13 +435,14 @@ def _joint_histogram(gv: np.ndarray, pv: np.ndarray, n: np.ndarray, gid: list, p
 def _coded(lut: np.ndarray, table: list, values: np.ndarray, scale: int) -> np.ndarray:
     """``slot * scale`` of each value as uint16 (slots as in :func:`_joint_histogram`), via ``lut``."""
     k = len(table)
+    where = np.array(table, np.intp)  # converted once for the write and the reset
     if VOID not in table:
         lut[VOID] = (k + 1) * scale
-    lut[table] = np.arange(scale, (k + 1) * scale, scale, dtype=np.uint16)
+    lut[where] = np.arange(scale, (k + 1) * scale, scale, dtype=np.uint16)
     try:
         return np.take(lut, values)  # np.take: ~5x faster than fancy indexing here; raises for ids >= 2**24
     finally:
-        lut[table] = 0
+        lut[where] = 0
         lut[VOID] = 0
 
 
