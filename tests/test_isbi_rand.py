@@ -88,6 +88,8 @@ def test_hand_cases():
     assert holes["V_rand_merge"] == 1.0 and holes["V_rand_split"] == pytest.approx((2 * 1 + 2 + 2) / 16)
     empty = rand_info_scores(rand_info_stats(np.zeros((3, 3), int), np.ones((3, 3), int)))
     assert math.isnan(empty["V_rand"])
+    # an image without foreground has the same keys as any other, all NaN (one table row shape)
+    assert empty.keys() == holes.keys() and all(math.isnan(v) for v in empty.values())
 
 
 def test_metric_pools_slices_and_merges_bit_for_bit():

@@ -158,8 +158,8 @@ def rand_info_scores(s: Mapping, normalization: str = "n2") -> dict:
     n = s["n"]
     nan = float("nan")
     if n == 0:
-        return {k: nan for k in ("V_rand", "V_rand_split", "V_rand_merge", "rand_error",
-                                 "V_info", "V_info_split", "V_info_merge")}
+        return {k: nan for k in ("V_rand", "V_rand_split", "V_rand_merge", "rand_error", "V_info", "V_info_split",
+                                 "V_info_merge", "H_gt_given_pred", "H_pred_given_gt")}
     if normalization == "n2":
         off = 0
     elif normalization == "pairs":
