@@ -51,6 +51,22 @@ def test_missing_split_and_root():
         BSDS500(ROOT / "nope").sample_ids()
 
 
+def test_unreadable_mat_files_give_one_line_errors(tmp_path):
+    import io
+    import scipy.io
+    cell = np.empty((1, 1), object)
+    cell[0, 0] = {"Segmentation": np.ones((30, 40), np.uint16), "Boundaries": np.zeros((30, 40), np.uint8)}
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"groundTruth": cell}, do_compression=True)
+    data = buf.getvalue()
+    cases = {"empty.mat": b"", "half.mat": data[:len(data) // 2], "text.mat": b"hello world\n" * 20,
+             "zlib.mat": data[:200] + bytes(x ^ 0x55 for x in data[200:260]) + data[260:]}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(BadInputError, match=f"{name}: expected a MATLAB .mat file, found an unreadable file"):
+            load_bsds_groundtruth(tmp_path / name)
+
+
 def test_mat_v73_gives_a_clear_error(tmp_path):
     p = tmp_path / "gt.mat"
     head = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."

@@ -37,6 +37,14 @@ def test_seg_roundtrip_and_errors(tmp_path):
     (tmp_path / "bad2.seg").write_text("width 4\nheight 2\ndata\n0 0 0 9\n0 1 0 3\n")
     with pytest.raises(BadInputError, match="outside"):
         read_seg_file(tmp_path / "bad2.seg")
+    # header fields split on any whitespace (readSeg.m's sscanf); CRLF line ends
+    (tmp_path / "tab.seg").write_text("format ascii cr\r\nwidth\t4\r\nheight  2\r\ndata\r\n0 0 0 1\r\n1 0 2 3\r\n"
+                                      "2 1 0 2\r\n0 1 3 3\r\n")
+    np.testing.assert_array_equal(read_seg_file(tmp_path / "tab.seg"), [[0, 0, 1, 1], [2, 2, 2, 0]])
+    for run in ("1 0 2 x", "1 0 2 3.0", "1 0 2"):
+        (tmp_path / "bad3.seg").write_text(f"width 4\nheight 2\ndata\n0 0 0 1\n{run}\n0 1 0 3\n")
+        with pytest.raises(BadInputError, match=r"bad3.seg: line 5: expected a run 's r c1 c2' of four integers"):
+            read_seg_file(tmp_path / "bad3.seg")
 
 
 def test_boundary_task_real():

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +65,15 @@ def load_mat(path) -> dict:
             "expected a MATLAB v5 .mat file, found MATLAB v7.3 (HDF5), which scipy cannot read; "
             "install h5py (pip install h5py) and convert it, or re-save it in MATLAB with save(..., '-v7')",
             path=p) from None
-    except (ValueError, TypeError, OSError) as e:
-        raise BadInputError(f"expected a MATLAB .mat file, found an unreadable file ({e}); "
+    except (ValueError, TypeError, OSError, EOFError, zlib.error, _mat_read_error()) as e:
+        raise BadInputError(f"expected a MATLAB .mat file, found an unreadable file ({e or type(e).__name__}); "
                             "check that it is a complete MATLAB v5 file", path=p) from None
+
+
+def _mat_read_error() -> type:
+    """scipy's ``MatReadError`` (an empty or malformed file); its module moved across scipy versions."""
+    import scipy.io.matlab
+    return getattr(scipy.io.matlab, "MatReadError", ValueError)
 
 
 def to_dense(a) -> np.ndarray:
@@ -181,13 +188,17 @@ def read_seg_file(path) -> np.ndarray:
                 if line == "data":
                     in_data = True
                     continue
-                k, _, v = line.partition(" ")
-                header[k] = v.strip()
+                k, *v = line.split(None, 1)  # any whitespace, as readSeg.m's sscanf
+                header[k] = v[0].strip() if v else ""
                 continue
             parts = line.split()
-            if len(parts) != 4:
-                raise BadInputError(f"line {ln}: expected 's r c1 c2', found {line!r}", path=p)
-            runs.append([int(x) for x in parts])
+            try:
+                if len(parts) != 4:
+                    raise ValueError
+                runs.append([int(x) for x in parts])
+            except ValueError:
+                raise BadInputError(f"line {ln}: expected a run 's r c1 c2' of four integers, found {line!r}",
+                                    path=p) from None
     try:
         w, h = int(header["width"]), int(header["height"])
     except (KeyError, ValueError):
