@@ -482,3 +482,39 @@ def test_clouds_png_mask_folder(tmp_path):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(preds / f"{sid}_Sugar.png")
     with pytest.raises(BadInputError, match="350x525"):
         src.load(ds.load(sid))
+
+
+def test_corrupt_files_and_upper_case_names(tmp_path):
+    """Unreadable images give one-line errors naming the file; a bad depths.csv keeps failing (it is not
+    cached half-read); re-saved ISPRS tiles with upper-case ``.TIF`` / ``.tiff`` names are found."""
+    from segbench.datasets._common import read_array
+    from segbench.datasets.idrid import IDRiD
+    from segbench.datasets.isprs import ISPRSVaihingen
+    from segbench.datasets.tgs_salt import TGSSalt
+    root = IDRiD.make_fake(tmp_path / "idrid", 2, 0)
+    jpg = next((root / "1. Original Images" / "b. Testing Set").glob("IDRiD_55.*"))
+    jpg.write_bytes(b"not a jpeg")
+    with pytest.raises(BadInputError, match=r"IDRiD_55\.jpg: expected a readable fundus image"):
+        IDRiD(tmp_path / "idrid").load("IDRiD_55")
+    (tmp_path / "garbage.tif").write_bytes(b"II*\0garbage-after-a-valid-tiff-header")
+    with pytest.raises(BadInputError, match=r"garbage\.tif: expected a readable image"):
+        read_array(tmp_path / "garbage.tif")
+
+    troot = TGSSalt.make_fake(tmp_path / "tgs", 3, 0)
+    ds = TGSSalt(troot, gt_source="csv")
+    sid = ds.sample_ids()[0]
+    (troot / "train" / "images" / f"{sid}.png").write_bytes(b"broken")
+    with pytest.raises(BadInputError, match=rf"{sid}\.png: expected a readable image"):
+        ds.load(sid)
+    lines = (troot / "depths.csv").read_text().splitlines()
+    (troot / "depths.csv").write_text("\n".join(lines[:2] + [lines[2].split(",")[0] + ","] + lines[3:]) + "\n")
+    ds = TGSSalt(troot)
+    for _ in range(2):
+        with pytest.raises(BadInputError, match="depths.csv: expected columns id,z with numeric z"):
+            ds.depths()
+
+    vroot = ISPRSVaihingen.make_fake(tmp_path / "isprs", 3, 0)
+    for p in sorted(vroot.rglob("top_mosaic_09cm_area2*.tif")):
+        p.rename(p.with_suffix(".TIF" if "noBoundary" in p.name else ".tiff"))
+    ds = ISPRSVaihingen(vroot)
+    assert "area2" in ds.sample_ids() and ds.load("area2").meta["gt_path"].endswith("_noBoundary.TIF")

@@ -90,10 +90,25 @@ def read_array(path) -> np.ndarray:
                 tifffile = None
             if tifffile is not None:
                 try:
-                    return np.asarray(tifffile.imread(str(path)))
+                    arr = np.asarray(tifffile.imread(str(path)))
                 except Exception:
-                    pass
+                    arr = None
+                if arr is not None and arr.ndim >= 2 and arr.size:
+                    return arr
         raise BadInputError(f"expected a readable image, found {type(e).__name__}: {e}", path=path) from None
+
+
+def image_size(path, what: str = "image") -> tuple[int, int]:
+    """``(H, W)`` of an image file from its header (Pillow); one-line errors for a missing or unreadable file."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            return (im.height, im.width)
+    except FileNotFoundError:
+        raise NotFoundError(f"expected the {what} file, found nothing", path=path) from None
+    except Exception as e:  # PIL.UnidentifiedImageError, truncated header, ...
+        raise BadInputError(f"expected a readable {what} (its size sets the mask size), found "
+                            f"{type(e).__name__}: {e}", path=path) from None
 
 
 def read_label(path) -> np.ndarray:

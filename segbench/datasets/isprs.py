@@ -513,8 +513,8 @@ class ISPRSVaihingen(_ISPRS):
     download_notes = ("The ISPRS data are behind a request form on the benchmark page (a download link is sent "
                       "by e-mail). Fetch the three zips above into one folder.")
     split_tiles = {"train": [f"area{n}" for n in _V_TRAIN], "test": [f"area{n}" for n in _V_TEST]}
-    image_re = re.compile(r"^top_mosaic_09cm_area(\d+)\.tif$")
-    eroded_re = re.compile(r"^top_mosaic_09cm_area(\d+)_noBoundary\.tif$")
+    image_re = re.compile(r"^top_mosaic_09cm_area(\d+)\.(?i:tiff?)$")
+    eroded_re = re.compile(r"^top_mosaic_09cm_area(\d+)_noBoundary\.(?i:tiff?)$")
 
     def _classify(self, p: Path):
         m = self.eroded_re.match(p.name)
@@ -583,9 +583,9 @@ class ISPRSPotsdam(_ISPRS):
                       "the zips above (DSM and other orthophoto zips are not needed).")
     split_tiles = {"train": _P_TRAIN, "test": _P_TEST}
     default_modality = "RGB"
-    image_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_(RGB|IRRG|RGBIR)\.tif$")
-    full_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_label\.tif$")
-    eroded_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_label_noBoundary\.tif$")
+    image_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_(RGB|IRRG|RGBIR)\.(?i:tiff?)$")
+    full_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_label\.(?i:tiff?)$")
+    eroded_re = re.compile(r"^top_potsdam_(\d+)_(\d+)_label_noBoundary\.(?i:tiff?)$")
 
     def _classify(self, p: Path):
         m = self.eroded_re.match(p.name)

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import BadInputError, NotFoundError
 from ..io.rle import read_rle_csv, rle_decode, rle_encode, write_rle_csv
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, MultiLabelMasks, MultiLabelPrediction, Sample
-from ._common import find_file, read_array, read_label, resolve_root, write_png
+from ._common import find_file, image_size, read_array, read_label, resolve_root, write_png
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["KaggleClouds", "CloudsSubmission", "CLOUD_CLASSES", "FULL_SHAPE", "SCORING_SHAPE", "reduce_mask",
@@ -275,13 +275,7 @@ class KaggleClouds(DatasetAdapter):
         else the competition's 1400×2100."""
         img = self.dataset_root() / f"{self.split}_images" / sample_id
         if img.is_file():
-            from PIL import Image
-            try:
-                with Image.open(img) as im:
-                    return (im.height, im.width)
-            except Exception:
-                raise BadInputError("expected a readable JPEG image, found a file Pillow cannot open",
-                                    path=img) from None
+            return image_size(img, "JPEG image")
         return FULL_SHAPE
 
     def full_masks(self, sample_id: str) -> np.ndarray:

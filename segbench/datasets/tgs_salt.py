@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import BadInputError, NotFoundError
 from ..io.rle import read_rle_csv, rle_decode, rle_encode, write_rle_csv
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
-from ._common import read_array, resolve_root, write_png
+from ._common import image_size, read_array, resolve_root, write_png
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 from .deepglobe import _BinaryFolderPredictions
 
@@ -132,14 +132,15 @@ class TGSSalt(DatasetAdapter):
     def depths(self) -> dict:
         if self._depths is None:
             p = self.dataset_root() / "depths.csv"
-            self._depths = {}
+            depths = {}
             if p.is_file():
                 with open(p, newline="") as f:
                     for r in csv.DictReader(f):
                         try:
-                            self._depths[r["id"]] = float(r["z"])
+                            depths[r["id"]] = float(r["z"])
                         except (KeyError, ValueError):
                             raise BadInputError(f"expected columns id,z with numeric z, found {r}", path=p) from None
+            self._depths = depths  # kept only once the whole file has been read
         return self._depths
 
     def sample_ids(self) -> list[str]:
@@ -173,9 +174,7 @@ class TGSSalt(DatasetAdapter):
                 raise NotFoundError(f"expected id {sample_id!r} in {self.split}.csv, found none", path=r)
             shape = TGS_SHAPE
             if img.is_file():
-                from PIL import Image
-                with Image.open(img) as im:
-                    shape = (im.height, im.width)
+                shape = image_size(img)
             mask = rle_decode(rows[sample_id], shape, where=f"{r / (self.split + '.csv')} (id {sample_id})")
             mask = mask.astype(np.uint8)
             meta["gt_path"] = str(r / f"{self.split}.csv")

@@ -233,7 +233,7 @@ def convert_sbd_to_aug(voc: Path, sbd: Path, console=None, progress=None) -> int
     annotations, plus ``trainaug.txt`` = (VOC train ∪ SBD train ∪ SBD val) − VOC val and ``aug.txt`` =
     SBD − (VOC train ∪ VOC val). VOC's own annotation is used for VOC train images (mmseg's
     train + aug concatenation); SBD's for the others. Returns the number of PNGs written."""
-    from scipy.io import loadmat
+    from ..io.mat import load_mat
     seg = voc / "ImageSets" / "Segmentation"
     voc_train = _read_list(seg / "train.txt")
     voc_val = _read_list(seg / "val.txt")
@@ -258,7 +258,7 @@ def convert_sbd_to_aug(voc: Path, sbd: Path, console=None, progress=None) -> int
                 raise NotFoundError(f"expected SBD annotation cls/{sid}.mat (listed in SBD train/val), found none",
                                     path=sbd)
             try:
-                m = np.asarray(loadmat(str(mp))["GTcls"][0]["Segmentation"][0], np.uint8)
+                m = np.asarray(load_mat(mp)["GTcls"][0]["Segmentation"][0], np.uint8)
             except (KeyError, IndexError, ValueError) as e:
                 raise BadInputError(f"expected a GTcls struct with a Segmentation field, found {e}", path=mp) from None
         write_png(out / f"{sid}.png", m)
