@@ -239,7 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+    except IsADirectoryError as e:
+        # read or written: a file name in an input (a JSON's file_name ".") or an output path that is a folder
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"segbench: error: {where}expected a file, found a directory; check this path (a file named in "
+              f"the inputs, or the output path you gave)", file=sys.stderr)
+        return 2
+    except (FileExistsError, NotADirectoryError, PermissionError) as e:
         # an output path the user gave cannot be written (a file where a folder is needed...)
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"segbench: error: {where}cannot write here ({e.strerror or e}); choose another output path",

@@ -256,6 +256,15 @@ def test_output_path_that_is_a_file(isbi, tmp_path, capsys):
         assert_one_line_error(err, "afile", "cannot write here")
 
 
+def test_output_path_that_is_a_directory(isbi, tmp_path, capsys):
+    root, preds = isbi
+    d = tmp_path / "adir"
+    d.mkdir()
+    code, _, err = run(["eval", preds, "--dataset", "isbi-membrane", "--gt", root, "--json", d], capsys)
+    assert code == 2
+    assert_one_line_error(err, "adir", "expected a file, found a directory")
+
+
 def test_warning_shows_bracketed_names_verbatim(isbi, capsys):
     root, preds = isbi
     shutil.copy(preds / "0.png", preds / "[red]extra.png")
