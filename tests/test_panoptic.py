@@ -665,3 +665,81 @@ def test_crowd_option_last_vs_all(tmp_path):
     s = ds.load("x")
     m.update(ds.predictions(tmp_path / "pred.json").load(s), s)
     assert m.compute().artifacts["fp"][0] == 0
+
+
+# --------------------------------------------------------------------------- unusual but valid JSON values; malformed JSON
+def _one_image_case(tmp_path, name, g, gsegs, p, psegs, cats, gt_iid=1, pr_iid=1):
+    root = tmp_path / name
+    (root / "gt").mkdir(parents=True)
+    (root / "pred").mkdir()
+    write_panoptic_png(root / "gt" / "x.png", np.array(g, np.uint32))
+    write_panoptic_png(root / "pred" / "x.png", np.array(p, np.uint32))
+    (root / "gt.json").write_text(json.dumps({"annotations": [{"image_id": gt_iid, "file_name": "x.png",
+                                                               "segments_info": gsegs}], "categories": cats}))
+    (root / "pred.json").write_text(json.dumps({"annotations": [{"image_id": pr_iid, "file_name": "x.png",
+                                                                 "segments_info": psegs}]}))
+    return root / "gt.json", root / "pred.json"
+
+
+def test_fractional_area_float_image_id_and_duplicate_names_follow_panopticapi(tmp_path):
+    """A fractional JSON area enters the union unchanged; image_id 1.0 pairs with 1; two categories
+    sharing a name keep separate per-class results."""
+    from segbench.metrics.panoptic import pq_compute
+    cats = [{"id": 1, "name": "a", "isthing": 1}, {"id": 5, "name": "a", "isthing": 0}]
+    gt, pred = _one_image_case(tmp_path, "c1", [[5, 5, 5, 5, 7, 7]],
+                               [dict(id=5, category_id=1, iscrowd=0, area=3.5),
+                                dict(id=7, category_id=5, iscrowd=0, area=2)],
+                               [[9, 9, 9, 0, 8, 8]], [dict(id=9, category_id=1), dict(id=8, category_id=5)], cats,
+                               gt_iid=1, pr_iid=1.0)
+    ref = _panopticapi(gt, pred)
+    ours = pq_compute(gt, pred)
+    assert abs(ours["All"]["pq"] - ref["All"]["pq"]) <= TOL and ours["All"]["pq"] != 1.0
+    for cid, want in ((1, 6 / 7), (5, 1.0)):  # |g| = 3.5: IoU 3 / (3 + 3.5 - 3) = 6/7
+        assert abs(ours["per_class"][cid]["pq"] - ref["per_class"][cid]["pq"]) <= TOL
+        assert abs(ours["per_class"][cid]["pq"] - want) <= TOL
+    names = [c.name for c in CocoPanopticStyle(gt).label_space().classes]
+    assert names == ["a (id 1)", "a (id 5)"]
+
+
+def test_a_missing_prediction_is_refused_outside_the_cli(tmp_path):
+    """panopticapi refuses a ground-truth image without prediction; so do pq_compute and evaluate_samples
+    (only --missing void scores it as all-void)."""
+    from segbench.metrics.panoptic import pq_compute
+    cats = [{"id": 1, "name": "a", "isthing": 1}]
+    gt, pred = _one_image_case(tmp_path, "c2", [[5, 5]], [dict(id=5, category_id=1, area=2)], [[9, 9]],
+                               [dict(id=9, category_id=1)], cats, gt_iid=1, pr_iid=2)
+    with pytest.raises(BadInputError, match="expected a prediction for each of the 1 samples, found 1 missing"):
+        pq_compute(gt, pred)
+    ds = CocoPanopticStyle(gt)
+    with pytest.raises(NotFoundError, match="expected a prediction for image 1 in the predictions JSON"):
+        evaluate_samples(ds, ds.predictions(pred), ds.build_metrics(["pq"]))
+    src = ds.predictions(pred)
+    src.missing = "void"
+    assert evaluate_samples(ds, src, ds.build_metrics(["pq"])).results["pq@1"].values["PQ"] == 0.0
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda g, p: g["annotations"][0]["segments_info"][0].update(area=-3), "non-negative 'area'"),
+    (lambda g, p: g["annotations"][0]["segments_info"][0].update(category_id=1.5), "integer 'id' and 'category_id'"),
+    (lambda g, p: p["annotations"][0]["segments_info"][0].update(id="9"), "integer 'id' and 'category_id'"),
+    (lambda g, p: g["categories"][0].update(isthing="1"), "expected 'isthing' 0 or 1, found '1'"),
+    (lambda g, p: g["categories"][0].update(color="red"), "expected 'color' as"),
+    (lambda g, p: g["categories"].append(dict(g["categories"][0])), "category id 1 appears twice"),
+    (lambda g, p: p["annotations"][0]["segments_info"].append(3), "expected each segments_info entry as an object"),
+    (lambda g, p: p["annotations"][0].update(file_name=None), "expected 'file_name' as the PNG's name"),
+    (lambda g, p: p["annotations"][0].update(image_id=[1]), "expected an integer or string image_id"),
+])
+def test_malformed_json_values_give_one_line_errors(tmp_path, capsys, change, match):
+    from segbench.cli import main
+    cats = [{"id": 1, "name": "a", "isthing": 1}]
+    gt, pred = _one_image_case(tmp_path, "c3", [[5, 5, 0]], [dict(id=5, category_id=1, iscrowd=0, area=2)],
+                               [[9, 9, 9]], [dict(id=9, category_id=1)], cats)
+    g, p = json.loads(gt.read_text()), json.loads(pred.read_text())
+    change(g, p)
+    gt.write_text(json.dumps(g))
+    pred.write_text(json.dumps(p))
+    assert main(["eval", str(pred), "--dataset", "coco-panoptic-style", "--gt", str(gt)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0] and "Traceback" not in err[0], err
+    if "'area'" in match:  # a ground-truth problem names the ground-truth JSON
+        assert str(gt) in err[0]

@@ -89,10 +89,16 @@ def _cached_json(path, require_categories: bool = True) -> PanopticJSON:
 
 
 def label_space_from_categories(categories, name: str = "") -> LabelSpace:
-    """LabelSpace from COCO panoptic ``categories`` (file order → train ids 0..C-1)."""
+    """LabelSpace from COCO panoptic ``categories`` (file order → train ids 0..C-1).
+
+    Class names key the per-class results, so a name used by two categories becomes ``"name (id N)"``
+    for each of them (panopticapi keys by id and keeps both).
+    """
     rows = []
+    names = [str(c.get("name", c["id"])) for c in categories]
     for i, c in enumerate(categories):
-        rows.append(ClassSpec(str(c.get("name", c["id"])), int(c["id"]), i, str(c.get("supercategory", "")),
+        name = names[i] if names.count(names[i]) == 1 else f"{names[i]} (id {int(c['id'])})"
+        rows.append(ClassSpec(name, int(c["id"]), i, str(c.get("supercategory", "")),
                               bool(int(c.get("isthing", 0)) == 1), False,
                               tuple(int(x) for x in (c.get("color") or (0, 0, 0)))[:3]))
     return LabelSpace(rows, name=name)
@@ -157,7 +163,11 @@ class PanopticJSONPredictions(PredictionSource):
         ann = self._index().get(str(sample.meta.get("image_id", sample.sample_id)))
         if ann is None:
             ann = self._index().get(sample.sample_id)
-        if ann is None:  # only reached with --missing void: an all-void prediction
+        if ann is None:
+            if self.missing != "void":  # the API path (evaluate_samples) has no coverage check before this
+                raise NotFoundError(f"expected a prediction for image {sample.meta.get('image_id', sample.sample_id)!r} "
+                                    f"in the predictions JSON, found none; add it or score it as all-void "
+                                    f"(--missing void)", path=self.path)
             return PanopticPrediction(np.zeros(sample.target.shape, np.uint32), [], None)
         png = os.path.join(self.folder, ann["file_name"])
         ids = read_panoptic_png(png)
@@ -221,7 +231,7 @@ class _PanopticJSONDataset(DatasetAdapter):
         ids = read_panoptic_png(png)
         segs = [dict(s) for s in ann["segments_info"]]
         return Sample(str(sample_id), self.image_path(ann, self._gt()), PanopticMap(ids, segs, str(png)),
-                      {"image_id": ann["image_id"], "file_name": ann["file_name"]})
+                      {"image_id": ann["image_id"], "file_name": ann["file_name"], "gt_json": str(js)})
 
     def predictions(self, path, **options) -> PredictionSource:
         return PanopticJSONPredictions(path, options.get("pred_folder"), set(self._gt().categories))

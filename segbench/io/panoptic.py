@@ -352,6 +352,18 @@ def segments_from_ids(ids: np.ndarray, id_to_category: Mapping[int, int], iscrow
 
 
 # --------------------------------------------------------------------------- JSON
+def _image_key(v):
+    """An ``image_id`` as a dict key: integral floats become ``int`` (panopticapi's dict pairs 1.0 with 1);
+    ints, strings and other floats are kept; anything else (lists, ``None``, ``bool``) gives ``None``."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    if isinstance(v, (int, str)):
+        return v
+    return None
+
+
 class PanopticJSON:
     """A parsed, validated COCO panoptic JSON file.
 
@@ -377,12 +389,23 @@ class PanopticJSON:
         if require_categories and not isinstance(cats, list):
             raise BadInputError("expected a 'categories' list (id, name, isthing) in the ground-truth JSON, "
                                 "found none", path=path)
+        from ..metrics.functional.panoptic import integral_id
         self.categories: dict = {}
         for c in cats or []:
             try:
-                self.categories[int(c["id"])] = dict(c)
-            except (KeyError, TypeError, ValueError):
+                cid = integral_id(c["id"])
+            except (KeyError, TypeError, ValueError, IndexError):
                 raise BadInputError(f"expected categories with an integer 'id', found {c!r}", path=path) from None
+            if cid in self.categories:
+                raise BadInputError(f"category id {cid} appears twice in 'categories'; keep one", path=path)
+            if c.get("isthing", 0) not in (0, 1):  # panopticapi tests isthing == 1
+                raise BadInputError(f"category {cid}: expected 'isthing' 0 or 1, found {c.get('isthing')!r}", path=path)
+            col = c.get("color")
+            if col is not None and not (isinstance(col, (list, tuple)) and len(col) >= 3 and all(
+                    isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in col[:3])):
+                raise BadInputError(f"category {cid}: expected 'color' as [R, G, B] integers 0..255, found {col!r}",
+                                    path=path)
+            self.categories[cid] = dict(c)
         self.annotations = data["annotations"]
         self.by_image: dict = {}
         for i, a in enumerate(self.annotations):
@@ -391,10 +414,22 @@ class PanopticJSON:
                 raise BadInputError(f"annotation #{i}: expected image_id, file_name and a segments_info list, "
                                     f"found keys {sorted(a) if isinstance(a, Mapping) else type(a).__name__}",
                                     path=path)
-            if a["image_id"] in self.by_image:
-                raise BadInputError(f"image {a['image_id']!r} has two annotations; keep one per image", path=path)
-            self.by_image[a["image_id"]] = a
-        self.images = {im.get("id"): im for im in data.get("images") or [] if isinstance(im, Mapping)}
+            iid = _image_key(a["image_id"])
+            if iid is None:
+                raise BadInputError(f"annotation #{i}: expected an integer or string image_id, found "
+                                    f"{a['image_id']!r}", path=path)
+            if not isinstance(a["file_name"], str) or not a["file_name"]:
+                raise BadInputError(f"image {iid!r}: expected 'file_name' as the PNG's name, found "
+                                    f"{a['file_name']!r}", path=path)
+            bad = next((s for s in a["segments_info"] if not isinstance(s, Mapping)), None)
+            if bad is not None:
+                raise BadInputError(f"image {iid!r}: expected each segments_info entry as an object (id, "
+                                    f"category_id, ...), found {bad!r}", path=path)
+            if iid in self.by_image:
+                raise BadInputError(f"image {iid!r} has two annotations; keep one per image", path=path)
+            a["image_id"] = iid
+            self.by_image[iid] = a
+        self.images = {_image_key(im.get("id")): im for im in data.get("images") or [] if isinstance(im, Mapping)}
         self.info = data.get("info")
 
     def folder_beside(self) -> Path:
@@ -422,14 +457,15 @@ def validate_segments(segments: Sequence[Mapping], categories: Mapping | set | N
     Errors name the image and the segment: a duplicated segment id, a category id not in the
     categories, a segment in the PNG but not in the JSON, a JSON segment absent from the PNG.
     """
+    from ..metrics.functional.panoptic import integral_id
     seen = set()
     for s in segments:
         try:
-            sid = int(s["id"])
-            cat = int(s["category_id"])
-        except (KeyError, TypeError, ValueError):
+            sid = integral_id(s["id"])
+            cat = integral_id(s["category_id"])
+        except (KeyError, TypeError, ValueError, IndexError):
             raise BadInputError(f"image {image!r}: expected segments with integer 'id' and 'category_id', "
-                                f"found {dict(s)!r}", path=path) from None
+                                f"found {s!r}", path=path) from None
         if sid in seen:
             raise BadInputError(f"image {image!r}: segment id {sid} appears twice in segments_info; "
                                 f"segment ids must be unique per image", path=path)

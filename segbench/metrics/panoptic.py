@@ -88,7 +88,7 @@ class _PQBase(Metric):
     # ---- protocol
     _adds_iou_itself: ClassVar[bool] = False
 
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path) -> dict:  # pragma: no cover
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, gt_path=None) -> dict:  # pragma: no cover
         raise NotImplementedError
 
     def update(self, prediction, sample) -> None:
@@ -106,7 +106,8 @@ class _PQBase(Metric):
                                 f"to have the ground truth's size {gt.shape}, found {pr.shape}",
                                 path=prediction.png_path)
         image = sample.meta.get("image_id", sample.sample_id)
-        st = self._image_stats(gt, t.segments, pr, prediction.segments, image, prediction.png_path)
+        st = self._image_stats(gt, t.segments, pr, prediction.segments, image, prediction.png_path,
+                               sample.meta.get("gt_json") or t.png_path)
         for k in ("tp", "fp", "fn") if self._adds_iou_itself else ("tp", "fp", "fn", "iou"):
             self._state[k] += st[k]
         if self.options.get("per_sample", True):
@@ -175,9 +176,9 @@ class PanopticQuality(_PQBase):
 
     _adds_iou_itself: ClassVar[bool] = True  # matched IoUs go into the state one by one, as panopticapi sums
 
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path):
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, gt_path=None):
         return F.pq_image_stats(gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names),
-                                image=image, path=path, gt_area=self.options.get("gt_area", "json"),
+                                image=image, path=path, gt_path=gt_path, gt_area=self.options.get("gt_area", "json"),
                                 iou_out=self._state["iou"], crowd=self.options.get("crowd", "last"))
 
 
@@ -208,13 +209,14 @@ class ModifiedPanopticQuality(_PQBase):
     summary_keys: ClassVar[tuple] = ("PQ_mod", "SQ_mod", "RQ_mod", "PQ_mod_th", "SQ_mod_th", "RQ_mod_th",
                                      "PQ_mod_st", "SQ_mod_st", "RQ_mod_st")
 
-    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path):
+    def _image_stats(self, gt_ids, gt_segs, pr_ids, pr_segs, image, path, gt_path=None):
         pairs = F.pair_counts(gt_ids, pr_ids)
         return F.pq_modified_image_stats(
             gt_ids, gt_segs, pr_ids, pr_segs, self._cat_to_index, len(self._names), self._stuff,
             modified_stuff=self.options.get("modified_stuff", True),
             crowd_as_void=self.options.get("crowd_as_void", True),
-            iou_float32=self.options.get("iou_float32", True), image=image, path=path, pairs=pairs)
+            iou_float32=self.options.get("iou_float32", True), image=image, path=path, pairs=pairs,
+            gt_path=gt_path)
 
     def _summary(self, st):
         return F.pq_modified_summary(st["tp"], st["fp"], st["fn"], st["iou"], self._is_thing, self._names,
@@ -257,10 +259,11 @@ def pq_compute(gt_json, pred_json, gt_folder=None, pred_folder=None, workers: in
     1.0
     """
     from ..datasets.coco_panoptic import CocoPanopticStyle
-    from ..engine import evaluate_samples
+    from ..engine import check_coverage, evaluate_samples
     ds = CocoPanopticStyle(gt_json, gt_folder=gt_folder)
     src = ds.predictions(pred_json, pred_folder=pred_folder if pred_folder is not None else
                          (gt_folder if str(pred_json) == str(gt_json) else None))
+    check_coverage(ds, src, ds.sample_ids())  # panopticapi refuses a ground-truth image without prediction
     out = evaluate_samples(ds, src, ds.build_metrics(["pq"]), workers=workers)
     r = out.results[f"{PanopticQuality.name}@{PanopticQuality.version}"]
     n = r.artifacts["num_classes_averaged"]

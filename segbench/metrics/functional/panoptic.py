@@ -112,37 +112,55 @@ def pair_counts(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, n
     return (key >> np.uint64(32)).astype(np.int64), (key & np.uint64(0xFFFFFFFF)).astype(np.int64), cnt
 
 
+def integral_id(v) -> int:
+    """A segment / category id as ``int``: an integer (not ``bool``) or an integral float.
+
+    panopticapi keys its dicts by these values, where ``1.0 == 1`` but ``"1" != 1``; so integral floats
+    are the same id and anything else (strings, fractions, ``None``) is refused with ``ValueError``.
+    """
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+        return int(v)
+    raise ValueError(f"not an integer id: {v!r}")
+
+
+def _json_area(v):
+    """A segment's JSON ``area``: ``-1`` when absent; else a number >= 0 kept as it is (an integral value
+    as ``int``, a fractional one as ``float``: panopticapi puts it in the union unchanged)."""
+    if v is None:
+        return -1
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0:
+        return int(v)
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and v >= 0:
+        return int(v) if float(v).is_integer() else float(v)
+    raise ValueError(f"not an area: {v!r}")
+
+
 def _segment_table(segments: Sequence[Mapping], image, path, what: str) -> tuple:
-    """ids, category ids, crowd flags, JSON areas (or -1) of a segments_info list; checks duplicates."""
+    """ids, category ids, crowd flags, JSON areas (or -1) of a segments_info list; checks the values
+    (:func:`integral_id`, areas >= 0) and duplicated ids. Areas are int64, or float64 when one is fractional."""
     n = len(segments)
-    try:  # fast path: well-formed lists
-        ids = np.fromiter((s["id"] for s in segments), np.int64, n)
-        cats = np.fromiter((s["category_id"] for s in segments), np.int64, n)
-        crowd = np.fromiter((s.get("iscrowd", 0) == 1 for s in segments), bool, n)
-        area = np.fromiter((-1 if s.get("area") is None else s["area"] for s in segments), np.int64, n)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-        ids = np.empty(n, np.int64)
-        cats = np.empty(n, np.int64)
-        crowd = np.zeros(n, bool)
-        area = np.full(n, -1, np.int64)
-        for i, s in enumerate(segments):
-            try:
-                ids[i] = int(s["id"])
-                cats[i] = int(s["category_id"])
-                crowd[i] = s.get("iscrowd", 0) == 1
-                a = s.get("area")
-                if a is not None:
-                    area[i] = int(a)
-            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-                raise BadInputError(f"image {image!r}: expected {what} segments with integer 'id', 'category_id' "
-                                    f"(and 'area'), found {s!r}", path=path) from None
+    ids = np.empty(n, np.int64)
+    cats = np.empty(n, np.int64)
+    crowd = np.zeros(n, bool)
+    area = [-1] * n
+    for i, s in enumerate(segments):
+        try:
+            ids[i] = integral_id(s["id"])
+            cats[i] = integral_id(s["category_id"])
+            crowd[i] = s.get("iscrowd", 0) == 1
+            area[i] = _json_area(s.get("area"))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            raise BadInputError(f"image {image!r}: expected {what} segments with integer 'id' and 'category_id' "
+                                f"(and a non-negative 'area'), found {s!r}", path=path) from None
     if n > 1:
         srt = np.sort(ids)
         dup = srt[1:][srt[1:] == srt[:-1]]
         if dup.size:
             raise BadInputError(f"image {image!r}: {what} segment id {int(dup[0])} appears twice in segments_info; "
                                 f"segment ids must be unique per image", path=path)
-    return ids, cats, crowd, area
+    return ids, cats, crowd, np.array(area) if n else np.zeros(0, np.int64)
 
 
 def run_lengths(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,12 +255,13 @@ def _segment_lists(segments: Sequence[Mapping], image, path, what: str) -> tuple
         ids = [s["id"] for s in segments]
         cats = [s["category_id"] for s in segments]
         crowd = [s.get("iscrowd", 0) == 1 for s in segments]
-        area = [-1 if a is None else a for a in [s.get("area") for s in segments]]
+        raw = [s.get("area") for s in segments]
+        area = [-1 if a is None else a for a in raw]
         every = ids + cats + area
     except (KeyError, TypeError, AttributeError):
         every = None
-    if every and set(map(type, every)) == {int} and -(1 << 63) <= min(every) and max(every) < 1 << 63 \
-            and len(set(ids)) == len(ids):
+    if every and set(map(type, every)) == {int} and -(1 << 63) <= min(ids + cats) and max(every) < 1 << 63 \
+            and (min(area) >= 0 or (min(area) == -1 and -1 not in raw)) and len(set(ids)) == len(ids):
         return ids, cats, crowd, area
     gid, gcat, gcrowd, garea = _segment_table(segments, image, path, what)
     return gid.tolist(), gcat.tolist(), gcrowd.tolist(), garea.tolist()
@@ -251,7 +270,7 @@ def _segment_lists(segments: Sequence[Mapping], image, path, what: str) -> tuple
 def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids: np.ndarray,
                    pred_segments: Sequence[Mapping], cat_to_index: Mapping[int, int], num_classes: int,
                    image: Any = None, path=None, gt_area: str = "json", pairs=None, iou_out: np.ndarray | None = None,
-                   crowd: str = "last") -> dict:
+                   crowd: str = "last", gt_path=None) -> dict:
     """One image's PQ contribution, exactly as ``panopticapi.evaluation.pq_compute_single_core``.
 
     Parameters
@@ -269,6 +288,8 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids:
         Image id used in error messages.
     path : str, optional
         Prediction file named in error messages.
+    gt_path : str, optional
+        Ground-truth file named in errors about the ground truth's ``segments_info`` (default ``path``).
     gt_area : {"json", "png"}
         ``|g|`` in the IoU: the JSON ``area`` (panopticapi; falls back to the PNG count when the JSON
         has none) or always the PNG pixel count.
@@ -302,7 +323,7 @@ def pq_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids:
     ``int / int`` divisions, bitwise equal to panopticapi's numpy ones (pixel counts < 2**53).
     """
     gv, pv, n = run_lengths(gt_ids, pred_ids) if pairs is None else pairs
-    gid, gcat, gcrowd, garea = _segment_lists(gt_segments, image, path, "ground-truth")
+    gid, gcat, gcrowd, garea = _segment_lists(gt_segments, image, gt_path or path, "ground-truth")
     pid, pcat, _, _ = _segment_lists(pred_segments, image, path, "predicted")
     kg, kp = len(gid), len(pid)
 
@@ -539,7 +560,8 @@ def pq_summary(tp, fp, fn, iou, is_thing: Sequence[bool], names: Sequence[str] |
 def pq_modified_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], pred_ids: np.ndarray,
                             pred_segments: Sequence[Mapping], cat_to_index: Mapping[int, int], num_classes: int,
                             stuff_categories: set, modified_stuff: bool = True, crowd_as_void: bool = True,
-                            iou_float32: bool = True, image: Any = None, path=None, pairs=None) -> dict:
+                            iou_float32: bool = True, image: Any = None, path=None, pairs=None,
+                            gt_path=None) -> dict:
     """One image's contribution to torchmetrics' (Modified)PanopticQuality.
 
     The panoptic maps are read as torchmetrics' ``(category_id, instance_id)`` colours: a thing
@@ -561,7 +583,7 @@ def pq_modified_image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping], 
     Returns the same state as :func:`pq_image_stats`; :func:`pq_modified_summary` turns it into values.
     """
     g, p, n = pair_counts(gt_ids, pred_ids) if pairs is None else pairs
-    gid, gcat, gcrowd, _ = _segment_table(gt_segments, image, path, "ground-truth")
+    gid, gcat, gcrowd, _ = _segment_table(gt_segments, image, gt_path or path, "ground-truth")
     pid, pcat, _, _ = _segment_table(pred_segments, image, path, "predicted")
     check_prediction(p, pid, pcat, cat_to_index, image, path)
     VOIDC = -1
