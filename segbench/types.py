@@ -130,8 +130,16 @@ class LabelSpace:
         raise KeyError(name)
 
     def id_to_train_lut(self, size: int = 65536) -> np.ndarray:
-        """Lookup table ``lut[native_id] -> train_id`` (unknown ids map to ``ignore_index``)."""
-        lut = np.full(size, self.ignore_index, dtype=np.uint16 if size > 256 else np.uint8)
+        """Lookup table ``lut[native_id] -> train_id`` (unknown ids map to ``ignore_index``).
+
+        The table's dtype is the narrowest of uint8 / uint16 / int64 that holds every value it maps
+        to (the train ids and the ignore index), whatever ``size`` is: an 8-bit map may still
+        translate to a 16-bit ignore index such as 65535.
+        """
+        values = [self.ignore_index] + [c.train_id for c in self.classes if not c.ignore_in_eval]
+        top, low = max(values), min(values)
+        dtype = np.uint8 if 0 <= low and top < 256 else np.uint16 if 0 <= low and top < 65536 else np.int64
+        lut = np.full(size, self.ignore_index, dtype=dtype)
         for c in self.classes:
             if 0 <= c.id < size:
                 lut[c.id] = self.ignore_index if c.ignore_in_eval else c.train_id

@@ -179,3 +179,17 @@ def test_real_binary_labels_0_255_and_16bit_soft_predictions(data_dir, tmp_path)
     vals = rec.metrics["miou@1"]["values"]
     assert vals["mIoU"] == pytest.approx(iou.mean(), abs=1e-12)
     assert rec.metrics["miou@1"]["artifacts"]["confusion_matrix"] == cm.tolist()
+
+
+def test_num_classes_must_agree_with_any_label_table(tmp_path):
+    gt = CityscapesStyle.make_fake(tmp_path, num_samples=1, seed=2, num_classes=4)
+    (tmp_path / "t.json").write_text(json.dumps(["a", "b", "c", "d"]))
+    assert CityscapesStyle(gt, labels=tmp_path / "t.json", num_classes=4).label_space().num_classes == 4
+    for opts in ({"num_classes": 5}, {"labels": tmp_path / "t.json", "num_classes": 3}):
+        with pytest.raises(UsageError, match="--num-classes .* disagrees with the 4 evaluated classes"):
+            CityscapesStyle(gt, **opts).label_space()
+    (gt / "labels.json").unlink()
+    for bad in (0, -2, "2.5"):
+        with pytest.raises(UsageError, match="--num-classes"):
+            CityscapesStyle(gt, num_classes=bad).label_space()
+    assert CityscapesStyle(gt, num_classes=300).label_space().ignore_index == 65535

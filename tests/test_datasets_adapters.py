@@ -100,6 +100,89 @@ def test_voc_eval_cli_perfect_and_style_labels(tmp_path):
     assert _values(rec2, "miou")["mIoU"] == 1.0
 
 
+def _confusion_miou(gt, pr, C, ignore):
+    """mIoU over classes present in GT or prediction, straight from a bincount (independent of segbench)."""
+    keep = gt != ignore
+    cm = np.bincount(gt[keep].astype(np.int64) * C + pr[keep].astype(np.int64), minlength=C * C).reshape(C, C)
+    tp = np.diag(cm).astype(float)
+    union = cm.sum(0) + cm.sum(1) - tp
+    return float(np.mean(tp[union > 0] / union[union > 0]))
+
+
+def _voc_style_case(tmp_path, gt, pred):
+    (tmp_path / "gt" / "SegmentationClass").mkdir(parents=True)
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(gt).save(tmp_path / "gt" / "SegmentationClass" / "a.png")
+    Image.fromarray(pred).save(tmp_path / "pred" / "a.png")
+    return tmp_path / "pred", tmp_path / "gt"
+
+
+def test_voc_style_label_tables_and_class_counts(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    # a 16-bit void index with 8-bit native-id predictions (the lookup table must hold 65535)
+    gt = rng.integers(0, 3, (6, 7)).astype(np.uint8)
+    pr = rng.integers(0, 3, (6, 7)).astype(np.uint8)
+    preds, root = _voc_style_case(tmp_path / "a", gt, pr)
+    labels = tmp_path / "l16.json"
+    labels.write_text(json.dumps({"classes": ["a", "b", "c"], "ignore_index": 65535}))
+    want = _confusion_miou(gt, pr, 3, 65535)
+    for enc in ("trainid", "labelid"):
+        rec = _eval_cli(preds, "voc-style", root, tmp_path, "--labels", str(labels), "--pred-encoding", enc)
+        assert _values(rec, "miou")["mIoU"] == pytest.approx(want, abs=1e-12)
+    # a native id outside the table is refused, never scored as void (cityscapesScripts: "Unknown label")
+    pr2 = pr.copy(); pr2[0, 0] = 9
+    Image.fromarray(pr2).save(preds / "a.png")
+    capsys.readouterr()
+    rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), "--labels", str(labels),
+               "--pred-encoding", "labelid"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a.png" in err and "found 9 in 1 pixels" in err and len(err.strip().splitlines()) == 1
+    # 300 classes: void moves to 65535 and 255 is a class (16-bit PNGs)
+    gt3 = rng.integers(0, 300, (12, 25)).astype(np.uint16)
+    pr3 = np.where(rng.random(gt3.shape) < 0.7, gt3, rng.integers(0, 300, gt3.shape)).astype(np.uint16)
+    gt3[0, :3] = 255
+    preds3, root3 = _voc_style_case(tmp_path / "c", gt3, pr3)
+    rec = _eval_cli(preds3, "voc-style", root3, tmp_path, "--num-classes", "300")
+    assert _values(rec, "miou")["mIoU"] == pytest.approx(_confusion_miou(gt3, pr3, 300, 65535), abs=1e-12)
+    # refused: a class on the void id (CSV and JSON alike), no classes, a count the table contradicts
+    csv_t = tmp_path / "fg.csv"; csv_t.write_text("name,id\nbg,0\nfg,255\n")
+    json_t = tmp_path / "fg.json"; json_t.write_text(json.dumps([{"name": "bg", "id": 0}, {"name": "fg", "id": 255}]))
+    three = tmp_path / "three.json"; three.write_text(json.dumps(["a", "b", "c"]))
+    for extra, needles in (((("--labels", str(csv_t))), ("fg.csv", "other than 255", "'fg'")),
+                           (("--labels", str(json_t)), ("fg.json", "other than 255", "'fg'")),
+                           (("--num-classes", "0"), ("--num-classes >= 1", "found 0")),
+                           (("--labels", str(three), "--num-classes", "4"), ("--num-classes 4", "3 evaluated",
+                                                                              "three.json"))):
+        capsys.readouterr()
+        rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        for n in needles:
+            assert n in err, (n, err)
+
+
+def test_prediction_arrays_that_are_not_id_maps(tmp_path, capsys):
+    gt = np.array([[0, 1, 2, 1], [0, 0, 2, 255]], np.uint8)
+    preds, root = _voc_style_case(tmp_path, gt, gt)
+    (preds / "a.png").unlink()
+    cases = ((np.zeros((3, 2, 4), np.float32), "channel-first"),      # class scores, not ids
+             (np.full((2, 4), 0.5), "0.5"),                          # soft values
+             (np.full((2, 4), np.nan), "nan"))
+    for arr, needle in cases:
+        np.save(preds / "a.npy", arr)
+        capsys.readouterr()
+        rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), "--num-classes", "3"])
+        err = capsys.readouterr().err
+        assert rc == 2 and "a.npy" in err and needle in err and len(err.strip().splitlines()) == 1, err
+    np.save(preds / "a.npy", gt.astype(np.float64))  # whole-number floats are ids
+    rec = _eval_cli(preds, "voc-style", root, tmp_path, "--num-classes", "3")
+    assert _values(rec, "miou")["mIoU"] == 1.0
+    capsys.readouterr()
+    rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), "--pred-encoding", "mmseg"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--pred-encoding" in err and "'mmseg'" in err
+
+
 # ------------------------------------------------------------------ ADE20K
 def test_ade20k_reduce_zero_label_and_native_predictions(tmp_path):
     from segbench.datasets.ade20k import ADE20K

@@ -244,7 +244,8 @@ class SemanticFolderPredictions(PredictionSource):
         self.label_space = label_space
         self.pred_ids = pred_ids or "auto"
         if self.pred_ids not in ("auto", "train", "native", "color"):
-            raise BadInputError(f"expected pred_ids train|native|color|auto, found {self.pred_ids!r}")
+            raise BadInputError(f"expected a prediction encoding this dataset reads (--pred-encoding trainid, "
+                                f"labelid, color or auto), found {self.pred_ids!r}")
         self.resize = resize
         self.suffix = suffix
         self.color_decoder = color_decoder
@@ -283,15 +284,27 @@ class SemanticFolderPredictions(PredictionSource):
             raise BadInputError(f"expected single-channel {mode} ids, found {arr.shape[2]} channels; pass "
                                 "pred_ids=color for colour-coded predictions", path=p)
         if mode == "native":
-            lut = ls.id_to_train_lut(65536 if arr.max(initial=0) > 255 else 256)
             if arr.min(initial=0) < 0:
                 raise BadInputError(f"expected non-negative ids, found {int(arr.min())}", path=p)
-            return lut[arr.astype(np.int64)]
+            size = max(256, int(arr.max(initial=0)) + 1)
+            lut = ls.id_to_train_lut(size)
+            known = np.zeros(size, bool)
+            known[[c.id for c in ls.classes if 0 <= c.id < size]] = True
+            if 0 <= ls.ignore_index < size:
+                known[ls.ignore_index] = True
+            idx = arr.astype(np.intp, copy=False)
+            unknown = ~known[idx]
+            if unknown.any():  # like cityscapesScripts' "Unknown label with id": never silently void
+                v = int(arr[unknown][0])
+                raise BadInputError(f"expected ids of the label table or {ls.ignore_index} (void), found {v} in "
+                                    f"{int(unknown.sum())} pixels; pass --pred-encoding trainid for train ids",
+                                    path=p)
+            return lut[idx]
         bad = (arr >= ls.num_classes) & (arr != ls.ignore_index)
         if bad.any():
             v = int(arr[bad][0])
             raise BadInputError(f"expected train ids 0..{ls.num_classes - 1} or {ls.ignore_index}, found {v} "
-                                f"in {int(bad.sum())} pixels; pass pred_ids=native for dataset ids", path=p)
+                                f"in {int(bad.sum())} pixels; pass --pred-encoding labelid for dataset ids", path=p)
         return arr
 
     def load(self, sample):
@@ -301,12 +314,26 @@ class SemanticFolderPredictions(PredictionSource):
         if p is None:
             raise NotFoundError(f"expected a prediction file {sample.sample_id}.png, found none", path=self.path)
         arr = np.load(p) if p.suffix == ".npy" else read_array(p)
+        gt_shape = getattr(sample.target, "shape", None)
+        if (arr.ndim == 3 and gt_shape and tuple(arr.shape[1:]) == tuple(gt_shape)
+                and tuple(arr.shape[:2]) != tuple(gt_shape)):
+            raise BadInputError(f"expected a {gt_shape[0]}x{gt_shape[1]} map of ids, found a "
+                                f"{'x'.join(map(str, arr.shape))} channel-first array; for class scores save their "
+                                f"argmax over the first axis", path=p)
         if arr.ndim == 3 and arr.shape[2] == 4:
             arr = arr[..., :3]
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[..., 0]
+        if arr.dtype.kind == "f":
+            finite = np.isfinite(arr)
+            if not finite.all() or not np.array_equal(arr, np.round(arr)):
+                v = arr[~finite][0] if not finite.all() else arr[arr != np.round(arr)][0]
+                raise BadInputError(f"expected integer class ids, found the value {v!r} in a {arr.dtype} array; "
+                                    f"save integer ids (the argmax of class scores)", path=p)
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind not in "iub":
+            raise BadInputError(f"expected an integer array of class ids, found dtype {arr.dtype}", path=p)
         m = self._decode(arr, p)
-        gt_shape = getattr(sample.target, "shape", None)
         if gt_shape and tuple(m.shape) != tuple(gt_shape):
             if self.resize == "nearest":
                 m = _resize_nearest(m, gt_shape)

@@ -236,6 +236,34 @@ def load_label_table(path) -> LabelSpace:
         raise BadInputError(f"expected rows with name and id, found a bad row ({e})", path=path) from None
 
 
+def num_classes_option(n) -> int | None:
+    """``--num-classes`` as an int (None when not given); 0, negatives and non-integers are refused."""
+    if n is None or n == "":
+        return None
+    try:
+        v = int(n)
+        if v != float(n):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UsageError(f"expected --num-classes to be a whole number >= 1, found {n!r}") from None
+    if v < 1:
+        raise UsageError(f"expected --num-classes >= 1, found {v}; pass the number of evaluated classes")
+    return v
+
+
+def space_for_num_classes(n: int) -> LabelSpace:
+    """Classes ``0..n-1``; the ignore index is 255, or 65535 once 255 is itself a class id."""
+    return LabelSpace.from_num_classes(n, ignore_index=IGNORE_INDEX if n <= 255 else 65535)
+
+
+def check_num_classes(ls: LabelSpace, n: int | None, table) -> LabelSpace:
+    """Refuse a ``--num-classes`` that disagrees with the label table read from ``table``."""
+    if n is not None and ls.num_classes != n:
+        raise UsageError(f"--num-classes {n} disagrees with the {ls.num_classes} evaluated classes of the label "
+                         f"table {table}; drop one of the two")
+    return ls
+
+
 # ----------------------------------------------------------------------------- adapter
 class CityscapesStyle(DatasetAdapter):
     """``cityscapes-style``: GT folder of label PNGs + prediction folder with the same stems.
@@ -305,24 +333,20 @@ class CityscapesStyle(DatasetAdapter):
     def label_space(self) -> LabelSpace:
         if self._ls is None:
             lab = self.options.get("labels")
-            n = self.options.get("num_classes")
-            if lab:
-                self._ls = load_label_table(lab)
-            else:
+            n = num_classes_option(self.options.get("num_classes"))
+            if not lab:
                 for d in (self.gt_dir(), self.root):
-                    found = [d / "labels.json", d / "labels.csv"]
-                    found = [f for f in found if f.exists()]
+                    found = [f for f in (d / "labels.json", d / "labels.csv") if f.exists()]
                     if found:
-                        self._ls = load_label_table(found[0])
+                        lab = found[0]
                         break
-                else:
-                    if not n:
-                        raise UsageError(f"cityscapes-style needs the classes: put labels.json or labels.csv in "
-                                         f"{self.gt_dir()}, or pass --labels FILE or --num-classes N")
-                    n = int(n)
-                    self._ls = LabelSpace.from_num_classes(n, ignore_index=IGNORE_INDEX if n <= 255 else 65535)
-            if n and lab is None and self._ls.num_classes != int(n):
-                raise UsageError(f"--num-classes {n} disagrees with the label table's {self._ls.num_classes} classes")
+            if lab:
+                self._ls = check_num_classes(load_label_table(lab), n, lab)
+            elif n is None:
+                raise UsageError(f"cityscapes-style needs the classes: put labels.json or labels.csv in "
+                                 f"{self.gt_dir()}, or pass --labels FILE or --num-classes N")
+            else:
+                self._ls = space_for_num_classes(n)
         return self._ls
 
     def _tables(self):

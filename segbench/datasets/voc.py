@@ -22,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask
 from ._common import (SemanticFolderPredictions, decode_colors, pred_mode, read_array, resolve_root,
                       write_png)
 from .base import DatasetAdapter, DatasetSpec, ManifestFile
+from .styles import check_num_classes, load_label_table, num_classes_option, space_for_num_classes
 
 __all__ = ["VOC2012", "VOCStyle", "voc_colormap", "VOC_CLASSES", "voc_label_space"]
 
@@ -289,59 +289,13 @@ def _bar(console, progress, label: str, total: int):
 
 
 # ----------------------------------------------------------------------------- voc-style
-def load_labels_file(path) -> LabelSpace:
-    """A label table from ``labels.json`` (list of ``{name, id, train_id?, color?, ignore_in_eval?}`` or
-    ``{"classes": [...], "ignore_index": 255}``) or ``labels.csv`` (``name,id[,train_id][,r,g,b]``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise NotFoundError("expected a labels.json / labels.csv file, found nothing", path=p)
-    rows = []
-    ignore = IGNORE_INDEX
-    if p.suffix.lower() == ".json":
-        try:
-            obj = json.loads(p.read_text())
-        except ValueError as e:
-            raise BadInputError(f"expected JSON, found a syntax error ({e})", path=p) from None
-        if isinstance(obj, dict):
-            ignore = int(obj.get("ignore_index", IGNORE_INDEX))
-            obj = obj.get("classes", [])
-        if not isinstance(obj, list) or not obj:
-            raise BadInputError("expected a non-empty list of classes", path=p)
-        for i, c in enumerate(obj):
-            if isinstance(c, str):
-                c = {"name": c, "id": i}
-            try:
-                nid = int(c.get("id", i))
-                ign = bool(c.get("ignore_in_eval", False))
-                rows.append(ClassSpec(str(c["name"]), nid, int(c.get("train_id", ignore if ign else nid)),
-                                      ignore_in_eval=ign, color=tuple(c.get("color", (0, 0, 0)))))
-            except (KeyError, TypeError, ValueError) as e:
-                raise BadInputError(f"expected each class to have a name and integer id, found {c!r} ({e})",
-                                    path=p) from None
-    else:
-        import csv
-        with open(p, newline="") as f:
-            for i, r in enumerate(csv.DictReader(line for line in f if not line.startswith("#"))):
-                try:
-                    nid = int(r.get("id", i))
-                    col = tuple(int(r[k]) for k in ("r", "g", "b")) if r.get("r") not in (None, "") else (0, 0, 0)
-                    tid = int(r["train_id"]) if r.get("train_id") not in (None, "") else nid
-                    rows.append(ClassSpec(r["name"], nid, tid, ignore_in_eval=tid == ignore, color=col))
-                except (KeyError, ValueError) as e:
-                    raise BadInputError(f"expected columns name,id[,train_id,r,g,b], found row {i + 2} {r} ({e})",
-                                        path=p) from None
-    try:
-        return LabelSpace(rows, ignore, p.stem)
-    except ValueError as e:
-        raise BadInputError(str(e), path=p) from None
-
-
 class VOCStyle(VOC2012):
     """Users' own data in the VOC layout: ``SegmentationClass/*.png`` (P or L mode ids, 255 = void),
     optional ``ImageSets/Segmentation/<split>.txt`` (else every PNG) and ``JPEGImages``.
 
-    Classes: ``--labels labels.json|labels.csv`` or ``--num-classes N`` (ids 0..N-1), else the 21
-    VOC classes. ``--gt`` may point at the folder holding ``SegmentationClass`` or at a PNG folder.
+    Classes: ``--labels labels.json|labels.csv`` (the forms of ``cityscapes-style``; no evaluated class
+    may have the void id 255) or ``--num-classes N`` (ids 0..N-1; above 255 classes the void id moves to
+    65535), else the 21 VOC classes. ``--gt`` may point at the folder holding ``SegmentationClass`` or at a PNG folder.
     """
 
     #: Options this adapter reads (``--option KEY=VALUE``; others are reported).
@@ -353,11 +307,20 @@ class VOCStyle(VOC2012):
         citation=VOC2012.spec.citation)
 
     def label_space(self) -> LabelSpace:
-        if self.options.get("labels"):
-            return load_labels_file(self.options["labels"])
-        if self.options.get("num_classes"):
-            return LabelSpace.from_num_classes(int(self.options["num_classes"]))
-        return voc_label_space()
+        # one label-table reader for every style (forms: segbench.datasets.styles); VOC adds one rule:
+        # the ignore index is void, so an evaluated class cannot carry it as its id
+        n = num_classes_option(self.options.get("num_classes"))
+        lab = self.options.get("labels")
+        if not lab:
+            return voc_label_space() if n is None else space_for_num_classes(n)
+        ls = check_num_classes(load_label_table(lab), n, lab)
+        clash = [c for c in ls.eval_classes if c.id == ls.ignore_index]
+        if clash:
+            raise BadInputError(f"expected class ids other than {ls.ignore_index} (void in the VOC layout), found "
+                                f"class {clash[0].name!r} with id {ls.ignore_index}; give it another id, mark it "
+                                f"ignore_in_eval, or move the void id with labels.json's "
+                                f"{{\"classes\": [...], \"ignore_index\": N}} form", path=lab)
+        return ls
 
     def dataset_root(self) -> Path:
         if self._root is None:
