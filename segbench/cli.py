@@ -239,6 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError as e:
+        print(f"segbench: error: out of memory ({e or 'no detail'}); lower --workers, or see the metric's "
+              f"storage options", file=sys.stderr)
+        return 2
     except IsADirectoryError as e:
         # read or written: a file name in an input (a JSON's file_name ".") or an output path that is a folder
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""

@@ -94,3 +94,20 @@ def test_option_values_true_false_and_unknown_keys_warned(tmp_path, capsys):
                  "--option", "image=x"]) == 0
     err = capsys.readouterr().err
     assert "--option image: dataset 'cityscapes-style' does not read this option (did you mean 'images'?)" in err
+
+
+def test_a_dense_confusion_that_cannot_fit_says_so(tmp_path, capsys):
+    from segbench.metrics.semantic import MeanIoU
+    with pytest.raises(MemoryError, match=r"300000x300000 .* 670\.6 GiB .*confusion_storage='keyed'"):
+        MeanIoU(num_classes=300000, ignore_index=300000, confusion_storage="dense")
+    # through the CLI: one line, no traceback
+    from PIL import Image
+    import numpy as np
+    (tmp_path / "gt").mkdir(); (tmp_path / "p").mkdir()
+    for d in ("gt", "p"):
+        Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / d / "a.png")
+    rc = main(["eval", str(tmp_path / "p"), "--dataset", "cityscapes-style", "--gt", str(tmp_path / "gt"),
+               "--num-classes", "300000", "--metric-option", "miou.confusion_storage=dense"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "out of memory" in err and "keyed" in err

@@ -184,7 +184,11 @@ class MeanIoU(Metric):
 
     def _reset(self) -> None:
         C = self.num_classes
-        self.confusion = KeyedConfusion.empty(C) if self.keyed else np.zeros((C, C), np.int64)
+        try:
+            self.confusion = KeyedConfusion.empty(C) if self.keyed else np.zeros((C, C), np.int64)
+        except MemoryError:
+            raise MemoryError(f"a dense {C}x{C} confusion matrix needs {C * C * 8 / 2**30:.1f} GiB and does not fit "
+                              f"in memory; pass confusion_storage='keyed' (or 'auto')") from None
         self.void = np.zeros(C, np.int64)
         self.void_codes = np.zeros((C, len(self._void_values)), np.int64)
         self.instances = np.zeros((0, 4), np.int64)
