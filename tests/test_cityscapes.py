@@ -67,6 +67,20 @@ def test_layout_and_samples(cs):
         Cityscapes(root / "nope").sample_ids()
 
 
+def test_polygons_without_label_pngs_say_how_to_render_them(tmp_path):
+    root = Cityscapes.make_fake(tmp_path / "root", num_samples=2, seed=1, size=(16, 32))
+    city = root / "gtFine" / "val" / "frankfurt"
+    for f in city.glob("*_gtFine_labelIds.png"):
+        (city / f.name.replace("labelIds.png", "polygons.json")).write_text('{"imgHeight": 16, "imgWidth": 32, "objects": []}')
+        f.unlink()
+    with pytest.raises(NotFoundError, match="found polygons .*_gtFine_polygons.json.* csCreateTrainIdLabelImgs"):
+        Cityscapes(root).sample_ids()
+    for f in city.glob("*_polygons.json"):
+        f.unlink()
+    with pytest.raises(NotFoundError, match=r"expected <city>/\*_gtFine_labelIds.png files, found none"):
+        Cityscapes(root).sample_ids()
+
+
 def test_unknown_gt_label_id_is_bad_input(tmp_path):
     root = Cityscapes.make_fake(tmp_path / "r", num_samples=1, seed=0, size=(8, 8), images=False)
     p = next((root / "gtFine").rglob("*_labelIds.png"))

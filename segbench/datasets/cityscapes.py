@@ -219,7 +219,15 @@ class Cityscapes(DatasetAdapter):
         return cityscapes_label_space()
 
     def sample_ids(self) -> list[str]:
-        return list(self._files())
+        ids = list(self._files())
+        if not ids:
+            d = self.gt_split_dir()
+            polys = next(iter(d.rglob("*_gtFine_polygons.json")), None)
+            hint = (f"found polygons ({polys.name}) but no label PNGs: render them with cityscapesScripts' "
+                    f"csCreateTrainIdLabelImgs / json2labelImg, or unpack the official gtFine_trainvaltest.zip, "
+                    f"which ships the PNGs" if polys is not None else "found none")
+            raise NotFoundError(f"expected <city>/*_gtFine_labelIds.png files, {hint}", path=d)
+        return ids
 
     def metric_options(self, metric_name: str) -> dict:
         if metric_name in ("miou",):
