@@ -26,7 +26,7 @@ import numpy as np
 IGNORE_INDEX = 255
 
 __all__ = [
-    "IGNORE_INDEX", "ClassSpec", "LabelSpace", "Sample",
+    "IGNORE_INDEX", "ClassSpec", "LabelSpace", "Sample", "distinct_names",
     "SemanticMask", "InstanceMasks", "PanopticMap", "BoundaryMaps", "VideoMasks", "ReferringTarget",
     "SemanticPrediction", "SoftPrediction", "InstancePrediction", "PanopticPrediction",
     "BoundaryPrediction", "VideoPrediction", "Target", "Prediction",
@@ -66,6 +66,15 @@ class ClassSpec:
     is_thing: bool = False
     ignore_in_eval: bool = False
     color: tuple = (0, 0, 0)
+
+
+def distinct_names(names: Sequence[str], ids: Sequence[int]) -> list[str]:
+    """Class names made unique for keying results: a name that two ids share becomes ``"name (id N)"``.
+
+    >>> distinct_names(["a", "b", "a"], [1, 2, 7])
+    ['a (id 1)', 'b', 'a (id 7)']
+    """
+    return [n if list(names).count(n) == 1 else f"{n} (id {int(i)})" for n, i in zip(names, ids)]
 
 
 class LabelSpace:

@@ -379,3 +379,42 @@ def test_string_image_ids():
     for d in dets:
         d["image_id"] = f"img-{d['image_id']}"
     assert_parity(gt, dets, "bbox")
+
+
+def test_category_ids_across_all_of_int64_and_integral_floats():
+    # (image, category) keys on dense codes: ids 1 and 3e18 over 5 images overflowed an id-range key
+    big = 3 * 10 ** 18
+    anns = [_box_ann(i + 1, i % 5 + 1, 1 if i % 2 else big, (2 + i, 2, 10, 10)) for i in range(10)]
+    gt = _tiny_gt(anns, images=[(i, 40, 50) for i in range(1, 6)], cats=(1, big, -5))
+    rng = np.random.default_rng(0)
+    dets = [_box_det(a["image_id"], a["category_id"], [v + float(rng.integers(-2, 3)) for v in a["bbox"]],
+                     float(rng.random())) for a in anns]
+    for iou_type in ("bbox", "segm"):
+        got, _ = assert_parity(gt, dets, iou_type)
+        assert 0 < got[0] < 1
+    # 2.0 is category 2 for pycocotools (dict keys: 2.0 == 2)
+    gt2 = _tiny_gt([_box_ann(1, 1, 2, (2, 2, 10, 10)), _box_ann(2, 1, 1, (20, 2, 10, 10))])
+    gt2["categories"][1]["id"] = 2.0
+    assert_parity(gt2, [_box_det(1, 2, (2, 2, 10, 10), 0.9), _box_det(1, 2.0, (20, 2, 10, 10), 0.8)], "bbox")
+
+
+def test_null_box_and_the_area_rule_with_unknown_detections_dropped():
+    from pycocotools import mask as mu_
+    def rle(y0, x0, s, h=100, w=100):
+        m = np.zeros((h, w), np.uint8)
+        m[y0:y0 + s, x0:x0 + s] = 1
+        return {"size": [h, w], "counts": mu_.encode(np.asfortranarray(m))["counts"].decode()}
+    gt = _tiny_gt([_box_ann(1, 1, 1, (0, 0, 10, 10))], images=((1, 100, 100),))
+    kept = [{"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": rle(0, 0, 10), "bbox": [0, 0, 10, 10]},
+            {"image_id": 1, "category_id": 1, "score": 0.95, "segmentation": rle(50, 50, 40), "bbox": [50, 50, 5, 5]}]
+    dropped = {"image_id": 99, "category_id": 1, "score": 0.1, "segmentation": rle(0, 0, 10)}
+    ref = pycoco_stats(gt, kept, "segm")  # box areas: the first kept result has a box
+    from segbench.io.coco import CocoGT, load_results
+    g = CocoGT(copy.deepcopy(gt))
+    res = load_results(copy.deepcopy([dropped] + kept), g, "segm", unknown="ignore")
+    got = np.array(list(evaluate_coco(g, res, "segm").values()), dtype=np.float64)
+    assert np.max(np.abs(got - ref)) <= TOL and got[3] == ref[3] == 0.5
+    # "bbox": null is no box: bbox evaluation takes the mask's box (pycocotools crashes on None)
+    nulled = [dict(kept[0], bbox=None)]
+    without = [{k: v for k, v in kept[0].items() if k != "bbox"}]
+    assert np.array_equal(ours(gt, nulled, "bbox"), pycoco_stats(gt, without, "bbox"))

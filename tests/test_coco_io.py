@@ -138,3 +138,62 @@ def test_gt_without_segmentation_for_segm_is_a_clear_error():
     with pytest.raises(BadInputError, match="image 7: .*'segmentation'.*--iou-type bbox"):
         evaluate_coco(g, dets, "segm")
     assert evaluate_coco(g, dets, "bbox")["AP"] == pytest.approx(1.0)
+
+
+def _gt_with(**change):
+    g = json.loads(json.dumps(GT))
+    for k, f in change.items():
+        f(g)
+    return g
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda g: g["categories"].append(7), r"categories\[2\]: expected an object with 'id' and 'name', found 7"),
+    (lambda g: g["categories"][1].update(id="b"), r"categories\[1\]: expected an integer category id .*'b'"),
+    (lambda g: g["categories"][1].update(id=1.5), r"categories\[1\]: expected an integer category id .*1\.5"),
+    (lambda g: g["categories"][1].update(id=2 ** 64), r"does not fit in 64 bits"),
+    (lambda g: g["categories"][1].update(id=1), r"categories\[1\]: category id 1 is listed twice"),
+    (lambda g: g["annotations"].append(dict(g["annotations"][0], image_id=8)),
+     r"annotations\[1\]: annotation id 1 is used twice \(also annotations\[0\]\)"),
+    (lambda g: g["annotations"][0].update(bbox=[1, 1, float("nan"), 5]), r"bbox \[x, y, w, h\] of finite numbers"),
+    (lambda g: g["annotations"][0].update(area=float("nan")), r"expected a numeric 'area'"),
+    (lambda g: g["annotations"][0].update(segmentation=[[1, 1, 6, float("inf"), 6, 6]]),
+     r"expected finite polygon coordinates, found inf"),
+    (lambda g: g["annotations"][0].update(segmentation=[[1, 1, 1e12, 1, 6, 6]]),
+     r"expected polygon coordinates near the 20x30 image, found edges 2e\+12 pixels long"),
+])
+def test_gt_values_no_evaluator_agrees_on_are_refused(mutate, needle):
+    with pytest.raises(BadInputError, match=needle):
+        CocoGT(_gt_with(m=mutate))
+
+
+@pytest.mark.parametrize("det, needle", [
+    ({"score": 10 ** 400}, "expected a numeric 'score'"),
+    ({"score": float("nan")}, "expected a numeric 'score'"),
+    ({"bbox": [1, 1, float("nan"), 2]}, r"expected bbox \[x, y, w, h\] of finite numbers"),
+    ({"bbox": [1, 1, 10 ** 400, 2]}, r"expected bbox \[x, y, w, h\] of finite numbers"),
+    ({"segmentation": [[0, 0, float("nan"), 1, 2, 2]]}, "expected finite polygon coordinates"),
+    ({"segmentation": [[0, 0, -1e9, 1, 2, 2]]}, "expected polygon coordinates near the 20x30 image"),
+])
+def test_detection_values_no_evaluator_agrees_on_are_refused(det, needle):
+    d = dict({"image_id": 7, "category_id": 1, "score": 0.5, "segmentation": [[1, 1, 6, 1, 6, 6]]}, **det)
+    with pytest.raises(BadInputError, match=r"detection 0 \(image_id 7\): " + needle):
+        load_results([d], gt(), "segm" if "bbox" not in det else "bbox")
+
+
+def test_polygons_a_little_outside_the_image_are_scored(tmp_path):
+    d = {"image_id": 7, "category_id": 1, "score": 0.5, "segmentation": [[-40, -40, 100, -40, 100, 70, -40, 70]]}
+    assert load_results([d], gt(), "segm").count == 1
+
+
+def test_gt_annotation_without_the_evaluated_field_names_file_and_annotation(tmp_path, capsys):
+    for field, iou in (("bbox", "bbox"), ("segmentation", "segm")):
+        g = _gt_with(m=lambda x: x["annotations"][0].pop(field))
+        p = tmp_path / f"gt_{field}.json"
+        p.write_text(json.dumps(g))
+        r = tmp_path / "res.json"
+        r.write_text(json.dumps([{"image_id": 7, "category_id": 1, "score": 0.5, "bbox": [1, 1, 5, 5]}]))
+        assert main(["eval", str(r), "--dataset", "coco-style", "--gt", str(p), "--iou-type", iou]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert f"gt_{field}.json: annotation id 1 (image_id 7): {iou} evaluation needs a '{field}'" in err

@@ -280,6 +280,7 @@ class CocoStyle(DatasetAdapter):
 
     def load(self, sample_id) -> Sample:
         gt = self.gt()
+        gt.require("bbox" if self.iou_type == "bbox" else "segmentation", self.iou_type)
         iid = self._id_map().get(str(sample_id))
         if iid is None:
             raise NotFoundError(f"image id {sample_id!r} is not in the COCO instances JSON", path=gt.path)

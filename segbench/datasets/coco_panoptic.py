@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import NotFoundError, UsageError
 from ..io.panoptic import (PanopticJSON, id_to_rgb, load_panoptic_json, read_panoptic_png, validate_segments,
                            write_panoptic_json, write_panoptic_png)
-from ..types import ClassSpec, LabelSpace, PanopticMap, PanopticPrediction, Sample
+from ..types import ClassSpec, LabelSpace, PanopticMap, PanopticPrediction, Sample, distinct_names
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["CocoPanoptic", "CocoPanopticStyle", "PanopticJSONPredictions", "label_space_from_categories",
@@ -95,10 +95,9 @@ def label_space_from_categories(categories, name: str = "") -> LabelSpace:
     for each of them (panopticapi keys by id and keeps both).
     """
     rows = []
-    names = [str(c.get("name", c["id"])) for c in categories]
+    names = distinct_names([str(c.get("name", c["id"])) for c in categories], [c["id"] for c in categories])
     for i, c in enumerate(categories):
-        name = names[i] if names.count(names[i]) == 1 else f"{names[i]} (id {int(c['id'])})"
-        rows.append(ClassSpec(name, int(c["id"]), i, str(c.get("supercategory", "")),
+        rows.append(ClassSpec(names[i], int(c["id"]), i, str(c.get("supercategory", "")),
                               bool(int(c.get("isthing", 0)) == 1), False,
                               tuple(int(x) for x in (c.get("color") or (0, 0, 0)))[:3]))
     return LabelSpace(rows, name=name)

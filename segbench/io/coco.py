@@ -25,10 +25,12 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 from ..errors import BadInputError, NotFoundError
+from .values import integral_id
 
 __all__ = ["read_json", "CocoGT", "CocoResults", "load_results", "check_segmentation", "IOU_TYPES"]
 
@@ -59,8 +61,6 @@ def read_json(path, what: str = "JSON file"):
         raise BadInputError(f"expected a UTF-8 JSON {what}, found binary data", path=str(p)) from None
 
 
-_NT = (int, float)
-
 
 def _fast_loads():
     """``orjson.loads`` when the optional ``orjson`` is installed (3-4x faster parsing of large results
@@ -76,6 +76,35 @@ def _fast_loads():
 
 def _num(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _finite_box(b) -> bool:
+    """``[x, y, w, h]`` of finite numbers (NaN / infinite boxes give IoUs no evaluator agrees on)."""
+    if not (isinstance(b, list) and len(b) == 4):
+        return False
+    try:
+        return all(_num(v) for v in b) and math.isfinite(b[0] + b[1] + b[2] + b[3])
+    except OverflowError:  # integers beyond float range
+        return False
+
+
+#: Polygons are rasterised by pycocotools along their edges, 5 samples per pixel of edge length: beyond
+#: this total length (far outside any image) it exhausts memory, so such polygons are refused.
+MAX_POLYGON_LENGTH = 10_000_000
+
+
+def _check_polygon_extent(seg: list, h: int, w: int, where: str, path) -> None:
+    import numpy as np
+    lo, hi = min(min(p) for p in seg), max(max(p) for p in seg)
+    side = max(int(h), int(w), 1)
+    if -side <= lo and hi <= 2 * side:
+        return  # edges within a few image sizes: at most (points x 3 x side) long, like any real polygon
+    length = sum(float(np.abs(np.diff(np.asarray(p + p[:2], np.float64).reshape(-1, 2), axis=0)).max(axis=1).sum())
+                 for p in seg)
+    if length > MAX_POLYGON_LENGTH:
+        raise BadInputError(f"{where}: expected polygon coordinates near the {h}x{w} image, found edges "
+                            f"{length:.3g} pixels long (coordinates {lo:.3g}..{hi:.3g}); pycocotools would "
+                            f"rasterise every pixel of them, so fix or clip the polygon", path=path)
 
 
 def check_segmentation(seg, h: int, w: int, where: str, path=None) -> None:
@@ -113,13 +142,19 @@ def check_segmentation(seg, h: int, w: int, where: str, path=None) -> None:
         for poly in seg:
             ok = isinstance(poly, list) and len(poly) >= 4 and not len(poly) % 2
             if ok:
-                try:  # fast check that every coordinate is a number (str / None / lists raise)
-                    ok = isinstance(sum(poly), (int, float))
-                except TypeError:
+                try:  # fast check that every coordinate is a finite number (str / None / lists raise)
+                    total = sum(poly)
+                    ok = isinstance(total, (int, float)) and not any(type(v) is bool for v in poly)
+                    if ok and not math.isfinite(total):
+                        raise BadInputError(f"{where}: expected finite polygon coordinates, found "
+                                            f"{next((v for v in poly if not math.isfinite(v)), total)!r}",
+                                            path=path)
+                except (TypeError, OverflowError):
                     ok = False
             if not ok:
                 raise BadInputError(f"{where}: expected each polygon as a flat list of an even number of x, y "
                                     f"coordinates (at least 2 points), found {str(poly)[:60]}", path=path)
+        _check_polygon_extent(seg, h, w, where, path)
         return
     raise BadInputError(f"{where}: expected a segmentation that is an RLE dict {{'size', 'counts'}} or a list "
                         f"of polygons, found {type(seg).__name__}", path=path)
@@ -173,18 +208,38 @@ class CocoGT:
                 raise BadInputError(f"images[{i}]: expected an object with 'id', 'height' and 'width'",
                                     path=self.path)
             self.images[im["id"]] = im
-        self.categories = sorted((c for c in data["categories"]), key=lambda c: c["id"])
-        for i, c in enumerate(self.categories):
+        seen_cat: dict = {}
+        for i, c in enumerate(data["categories"]):
             if not isinstance(c, dict) or "id" not in c:
-                raise BadInputError(f"categories[{i}]: expected an object with 'id' and 'name'", path=self.path)
+                raise BadInputError(f"categories[{i}]: expected an object with 'id' and 'name', found "
+                                    f"{str(c)[:60]}", path=self.path)
+            try:
+                cid = integral_id(c["id"], bits64=True)
+            except ValueError as e:
+                raise BadInputError(f"categories[{i}]: expected an integer category id (64-bit), found "
+                                    f"{c['id']!r} ({e})", path=self.path) from None
+            if cid in seen_cat:
+                raise BadInputError(f"categories[{i}]: category id {cid} is listed twice (also categories"
+                                    f"[{seen_cat[cid]}]); keep one entry per id", path=self.path)
+            seen_cat[cid] = i
+        self.categories = sorted((c for c in data["categories"]), key=lambda c: c["id"])
         self.cat_ids = [c["id"] for c in self.categories]
         self.info = data.get("info", {})
         cat_set = set(self.cat_ids)
         self.anns_by_image: dict = {}
+        ann_ids: dict = {}
         for i, a in enumerate(anns):
             if not isinstance(a, dict) or "image_id" not in a or "category_id" not in a:
                 raise BadInputError(f"annotations[{i}]: expected an object with 'image_id' and 'category_id'",
                                     path=self.path)
+            aid = a.get("id")
+            if aid is not None:
+                # pycocotools keys annotations by id: a repeated id makes it evaluate one annotation twice
+                # (on the last one's image) and lose the other, so the numbers would be silently wrong
+                first = ann_ids.setdefault(aid, i)
+                if first != i:
+                    raise BadInputError(f"annotations[{i}]: annotation id {aid!r} is used twice (also "
+                                        f"annotations[{first}]); give every annotation its own id", path=self.path)
             iid = a["image_id"]
             im = self.images.get(iid)
             if im is None:
@@ -196,15 +251,33 @@ class CocoGT:
                                        f"annotations[{i}] (id {a.get('id')}, image_id {iid})", self.path)
                 if "bbox" in a:
                     b = a["bbox"]
-                    if not (isinstance(b, list) and len(b) == 4 and all(_num(v) for v in b)):
-                        raise BadInputError(f"annotations[{i}] (id {a.get('id')}): expected bbox [x, y, w, h], "
-                                            f"found {b!r}", path=self.path)
+                    if not _finite_box(b):
+                        raise BadInputError(f"annotations[{i}] (id {a.get('id')}): expected bbox [x, y, w, h] of "
+                                            f"finite numbers, found {str(b)[:80]}", path=self.path)
+                ar = a.get("area")
+                if ar is not None and (not _num(ar) or ar != ar):
+                    raise BadInputError(f"annotations[{i}] (id {a.get('id')}): expected a numeric 'area' (or none, "
+                                        f"to use the mask's), found {ar!r}", path=self.path)
             if a["category_id"] not in cat_set:
                 continue  # pycocotools ignores annotations of categories that are not listed
             self.anns_by_image.setdefault(iid, []).append(a)
         import numpy as np
         self.image_ids = list(np.unique(list(self.images))) if self.images else []
         self.image_ids = [_py(i) for i in self.image_ids]
+
+    def require(self, key: str, iou_type: str) -> None:
+        """Refuse, naming the file and the annotation, a GT annotation without ``key`` (``bbox`` for box
+        evaluation, ``segmentation`` for mask evaluation), which pycocotools needs too (its KeyError)."""
+        done = self.__dict__.setdefault("_required", set())
+        if key in done:
+            return
+        for iid, anns in self.anns_by_image.items():
+            for a in anns:
+                if a.get(key) is None:
+                    raise BadInputError(f"annotation id {a.get('id')} (image_id {iid}): {iou_type} evaluation "
+                                        f"needs a '{key}' on every ground-truth annotation, found none"
+                                        + ("; use --iou-type bbox" if key == "segmentation" else ""), path=self.path)
+        done.add(key)
 
     def image_size(self, image_id) -> tuple:
         im = self.images[image_id]
@@ -213,7 +286,9 @@ class CocoGT:
     def label_space(self, name: str = "coco"):
         """A :class:`~segbench.types.LabelSpace` with one thing class per category (train id = rank)."""
         from ..types import ClassSpec, LabelSpace
-        rows = [ClassSpec(str(c.get("name", c["id"])), int(c["id"]), k, str(c.get("supercategory", "")),
+        from ..types import distinct_names
+        names = distinct_names([str(c.get("name", c["id"])) for c in self.categories], self.cat_ids)
+        rows = [ClassSpec(names[k], int(c["id"]), k, str(c.get("supercategory", "")),
                           True, False, tuple(c.get("color", (0, 0, 0)))) for k, c in enumerate(self.categories)]
         return LabelSpace(rows, name=name)
 
@@ -280,7 +355,11 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
                             f"{type(anns).__name__}{hint}", path=path)
     images = gt.images
     cat_set = set(gt.cat_ids)
-    area_from_bbox = bool(anns) and isinstance(anns[0], dict) and bool(anns[0].get("bbox"))
+    # COCO.loadRes decides box vs mask areas on the first result; with unknown="ignore" that is the first
+    # result kept (pycocotools itself only accepts the list without the unknown ones)
+    first = next((d for d in anns if not isinstance(d, dict)
+                  or (d.get("image_id") in images and d.get("category_id") in cat_set)), None)
+    area_from_bbox = isinstance(first, dict) and bool(first.get("bbox"))
     by_image: dict = {}
     bad_img = []
     bad_cat = []
@@ -295,9 +374,16 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
         except KeyError as e:
             raise BadInputError(f"detection {i}: missing {e.args[0]!r} (every detection needs image_id, "
                                 f"category_id and score)", path=path) from None
-        if not _num(s) or s != s:
-            raise BadInputError(f"detection {i} (image_id {iid}): expected a numeric 'score', found {s!r}",
-                                path=path)
+        if type(s) is not float or s != s:  # plain floats (+-inf included, ordered as pycocotools does) pass
+            ok = _num(s) and s == s
+            if ok and isinstance(s, int):
+                try:
+                    float(s)
+                except OverflowError:  # an integer beyond float range
+                    ok = False
+            if not ok:
+                raise BadInputError(f"detection {i} (image_id {iid}): expected a numeric 'score' (a number in float "
+                                    f"range, not NaN), found {str(s)[:40]}", path=path)
         im = images.get(iid)
         if im is None:
             bad_img.append((i, iid))
@@ -307,13 +393,14 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
             continue
         box = d.get("bbox")
         if box is not None and box != []:
-            if not (type(box) is list and len(box) == 4 and type(box[0]) in _NT and type(box[1]) in _NT
-                    and type(box[2]) in _NT and type(box[3]) in _NT) and not (
-                    isinstance(box, list) and len(box) == 4 and all(_num(v) for v in box)):
-                raise BadInputError(f"detection {i} (image_id {iid}): expected bbox [x, y, w, h], found {box!r}",
-                                    path=path)
+            if not (type(box) is list and len(box) == 4 and type(box[0]) is float and type(box[1]) is float
+                    and type(box[2]) is float and type(box[3]) is float
+                    and -math.inf < box[0] + box[1] + box[2] + box[3] < math.inf) and not _finite_box(box):
+                raise BadInputError(f"detection {i} (image_id {iid}): expected bbox [x, y, w, h] of finite "
+                                    f"numbers, found {str(box)[:80]}", path=path)
         else:
             box = None
+            d.pop("bbox", None)  # null / [] is no box: derived from the mask where needed
         seg = d.get("segmentation")
         if iou_type == "segm":
             if seg is None:

@@ -389,7 +389,7 @@ class PanopticJSON:
         if require_categories and not isinstance(cats, list):
             raise BadInputError("expected a 'categories' list (id, name, isthing) in the ground-truth JSON, "
                                 "found none", path=path)
-        from ..metrics.functional.panoptic import integral_id
+        from .values import integral_id
         self.categories: dict = {}
         for c in cats or []:
             try:
@@ -457,7 +457,7 @@ def validate_segments(segments: Sequence[Mapping], categories: Mapping | set | N
     Errors name the image and the segment: a duplicated segment id, a category id not in the
     categories, a segment in the PNG but not in the JSON, a JSON segment absent from the PNG.
     """
-    from ..metrics.functional.panoptic import integral_id
+    from .values import integral_id
     seen = set()
     for s in segments:
         try:

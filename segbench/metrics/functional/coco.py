@@ -329,10 +329,10 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
         idx = np.flatnonzero(np.isnan(g_area))
         g_area = _fill_area(gts_all, idx, g_area, list(zip(hs[g_img[idx]], ws[g_img[idx]])), iou_type)
     g_ign = g_base[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)           # (A, M)
-    cmin = min(int(g_cat.min()) if M else 0, int(d_cat.min()) if N else 0)
-    cmax = max(int(g_cat.max()) if M else 0, int(d_cat.max()) if N else 0)
-    mul = cmax - cmin + 1
-    gkey = g_img * mul + (g_cat - cmin)
+    # (image, category) keys on dense category codes: ids may span all of int64 (same order as the ids)
+    cats_u = np.unique(np.concatenate([g_cat, d_cat]))
+    mul = max(len(cats_u), 1)
+    gkey = g_img * mul + np.searchsorted(cats_u, g_cat)
     ukey, inv = np.unique(gkey, return_inverse=True)
     npig = np.zeros((len(ukey), A), np.int64)
     for a in range(A):
@@ -340,7 +340,7 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
     # ---- detections: sort by (image, category, -score), stable; cut at maxDets[-1]
     d_score = np.fromiter((d["score"] for d in dets_all), np.float64, N)
     order = np.lexsort((-d_score, d_cat, d_img))
-    dkey = d_img[order] * mul + (d_cat[order] - cmin)
+    dkey = d_img[order] * mul + np.searchsorted(cats_u, d_cat[order])
     starts = np.flatnonzero(np.r_[True, dkey[1:] != dkey[:-1]]) if N else np.zeros(0, np.int64)
     rank = np.arange(N) - np.repeat(starts, np.diff(np.r_[starts, N])) if N else np.zeros(0, np.int64)
     md = params.max_dets[-1]
@@ -411,7 +411,7 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
     return Records(
         image_ids=image_ids, det_img=k_img.astype(np.int32), det_cat=k_cat.astype(np.int64),
         det_rank=rank.astype(np.int32), det_score=k_score.astype(np.float64), det_code=codes,
-        gt_img=(ukey // mul).astype(np.int32), gt_cat=(ukey % mul + cmin).astype(np.int64), gt_npig=npig)
+        gt_img=(ukey // mul).astype(np.int32), gt_cat=cats_u[ukey % mul].astype(np.int64), gt_npig=npig)
 
 
 def _match_and_code(cand_parts, iou_parts, img_parts, col_parts, dkey, g_ign, g_crowd, gts_all, det_out, codes,

@@ -53,6 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...errors import BadInputError
+from ...io.values import integral_id
 
 __all__ = ["VOID", "pair_counts", "run_lengths", "pq_image_stats", "pq_summary", "empty_stats", "pq_modified_image_stats",
            "pq_modified_summary"]
@@ -110,19 +111,6 @@ def pair_counts(gt_ids: np.ndarray, pred_ids: np.ndarray) -> tuple[np.ndarray, n
     else:
         cnt = lengths
     return (key >> np.uint64(32)).astype(np.int64), (key & np.uint64(0xFFFFFFFF)).astype(np.int64), cnt
-
-
-def integral_id(v) -> int:
-    """A segment / category id as ``int``: an integer (not ``bool``) or an integral float.
-
-    panopticapi keys its dicts by these values, where ``1.0 == 1`` but ``"1" != 1``; so integral floats
-    are the same id and anything else (strings, fractions, ``None``) is refused with ``ValueError``.
-    """
-    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
-        return int(v)
-    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
-        return int(v)
-    raise ValueError(f"not an integer id: {v!r}")
 
 
 def _json_area(v):
