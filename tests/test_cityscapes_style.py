@@ -193,3 +193,12 @@ def test_num_classes_must_agree_with_any_label_table(tmp_path):
         with pytest.raises(UsageError, match="--num-classes"):
             CityscapesStyle(gt, num_classes=bad).label_space()
     assert CityscapesStyle(gt, num_classes=300).label_space().ignore_index == 65535
+
+
+def test_jpeg_bytes_named_png_are_refused(tmp_path):
+    gt = CityscapesStyle.make_fake(tmp_path, num_samples=1, seed=3, num_classes=4, predictions=True)
+    f = sorted(gt.glob("*.png"))[0]
+    Image.fromarray(read_label(f)).save(f, format="JPEG")
+    with pytest.raises(BadInputError, match=r"\.png: expected PNG data, found JPEG in a file named \.png; JPEG is "
+                                            r"lossy"):
+        _run(gt, tmp_path / "pred")

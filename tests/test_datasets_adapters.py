@@ -181,6 +181,12 @@ def test_prediction_arrays_that_are_not_id_maps(tmp_path, capsys):
     rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), "--pred-encoding", "mmseg"])
     err = capsys.readouterr().err
     assert rc == 2 and "--pred-encoding" in err and "'mmseg'" in err
+    (preds / "a.npy").unlink()
+    Image.fromarray(gt).save(preds / "a.png", format="JPEG")  # lossy bytes behind a .png name
+    capsys.readouterr()
+    rc = main(["eval", str(preds), "--dataset", "voc-style", "--gt", str(root), "--num-classes", "3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a.png: expected PNG data, found JPEG" in err and len(err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ ADE20K

@@ -468,3 +468,48 @@ def test_davis2017_root_may_be_the_extraction_folder(tmp_path):
     ds = Davis2017(tmp_path)          # the folder the archive was extracted into
     assert ds.sample_ids() == ["fake-000", "fake-001"]
     assert "DAVIS" in ds.load("fake-000").meta["annotations_dir"]
+
+
+def test_file_level_errors_name_the_right_file(tmp_path, capsys):
+    root, preds = _fake(tmp_path, "semi-supervised", 9, n=1, frames=4, height=24, width=40)
+    seq = sorted(p for p in preds.iterdir() if p.is_dir())[0]
+    # only the first scored frame has the wrong size: it is the one named (not the next frame)
+    write_mask_png(seq / "00001.png", np.zeros((24, 41), np.uint8))
+    capsys.readouterr()
+    assert main(["eval", str(preds), "--dataset", "davis-style", "--gt", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert f"{seq.name}/00001.png: expected every frame of the sequence to be 40x24 (the annotation size), " \
+           f"found 41x24" in err and len(err.strip().splitlines()) == 1
+    # a GT sequence off in one frame: the odd frame is named
+    gseq = root / "Annotations" / "480p" / seq.name
+    frames = sorted(gseq.glob("*.png"))
+    with pytest.raises(BadInputError, match=r"00002\.png.*40x24 \(the size of most frames\), found 40x25"):
+        write_mask_png(frames[2], np.zeros((25, 40), np.uint8))
+        read_sequence(frames)
+
+
+def test_jpeg_data_named_png_and_hidden_files(tmp_path, capsys):
+    root, preds = _fake(tmp_path, "semi-supervised", 10, n=1, frames=4, height=24, width=40)
+    seq = sorted(p for p in preds.iterdir() if p.is_dir())[0]
+    base, _ = _run(root, preds, "semi-supervised")
+    # macOS AppleDouble files are skipped like the official glob
+    gseq = root / "Annotations" / "480p" / seq.name
+    for d in (gseq, seq):
+        (d / "._00001.png").write_bytes(b"\x00\x05\x16\x07junk")
+    again, _ = _run(root, preds, "semi-supervised")
+    assert again.values == base.values
+    # lossy JPEG bytes in a .png: refused, not decoded into shifted ids
+    arr = np.asarray(Image.open(seq / "00001.png").convert("L"))
+    Image.fromarray(arr).save(seq / "00001.png", format="JPEG")
+    capsys.readouterr()
+    assert main(["eval", str(preds), "--dataset", "davis-style", "--gt", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "00001.png: expected PNG data, found JPEG" in err and len(err.strip().splitlines()) == 1
+
+
+def test_too_short_sequence_names_the_annotation_folder(tmp_path, capsys):
+    root, preds = _fake(tmp_path, "semi-supervised", 11, n=1, frames=2, height=24, width=40)
+    capsys.readouterr()
+    assert main(["eval", str(preds), "--dataset", "davis-style", "--gt", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "Annotations/480p/" in err and "needs at least 3" in err and len(err.strip().splitlines()) == 1

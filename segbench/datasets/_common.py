@@ -75,6 +75,10 @@ def read_array(path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
+            if im.format != "PNG" and path.suffix.lower() == ".png":
+                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
+                                    f".png" + ("; JPEG is lossy and changes label values at edges, so save "
+                                               "labels as real PNGs" if im.format == "JPEG" else ""), path=path)
             if im.mode == "I;16" or im.mode.startswith("I;16"):
                 return np.array(im, dtype=np.uint16)
             if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
@@ -82,6 +86,8 @@ def read_array(path) -> np.ndarray:
             return np.array(im)
     except FileNotFoundError:
         raise NotFoundError("expected this file, found nothing", path=path) from None
+    except BadInputError:
+        raise
     except Exception as e:  # PIL.UnidentifiedImageError, decoder errors, ...
         if path.suffix.lower() in (".tif", ".tiff"):
             try:
@@ -255,7 +261,7 @@ class SemanticFolderPredictions(PredictionSource):
         if self._files is None:
             idx = {}
             for p in sorted(self.folder.rglob("*")):
-                if p.is_file() and p.suffix.lower() in _EXTS:
+                if p.is_file() and p.suffix.lower() in _EXTS and not p.name.startswith("."):
                     rel = p.relative_to(self.folder).with_suffix("").as_posix()
                     if self.suffix and rel.endswith(self.suffix):
                         rel = rel[: -len(self.suffix)]

@@ -85,6 +85,12 @@ def _rgb_to_index(rgb: np.ndarray, path) -> np.ndarray:
     return out[inv.reshape(code.shape)]
 
 
+def frame_pngs(folder) -> list:
+    """The ``*.png`` frames of a sequence folder, sorted; hidden files (macOS ``._x.png``) are skipped like
+    the official code's ``glob``."""
+    return sorted(p for p in Path(folder).glob("*.png") if not p.name.startswith("."))
+
+
 def read_mask_png(path, with_mode: bool = False):
     """Read a mask PNG as integer ids ``(H, W)`` (no 2016 conversion; see :func:`read_sequence`).
 
@@ -93,6 +99,10 @@ def read_mask_png(path, with_mode: bool = False):
     try:
         with Image.open(path) as im:
             mode = im.mode
+            if im.format != "PNG" and str(path).lower().endswith(".png"):
+                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
+                                    f".png" + ("; JPEG is lossy and changes ids at object edges, so save "
+                                               "masks as real PNGs" if im.format == "JPEG" else ""), path=path)
             if mode in ("RGB", "RGBA"):
                 arr = _rgb_to_index(np.asarray(im), path)
             elif mode in ("LA", "PA"):
@@ -128,7 +138,7 @@ def _is_binary_2016(frames_modes) -> bool:
     return any_obj
 
 
-def read_sequence(paths, annotation: str = "auto") -> tuple:
+def read_sequence(paths, annotation: str = "auto", expected_shape: tuple | None = None) -> tuple:
     """Read the frames of one sequence as ids ``(T, H, W)`` uint8.
 
     Parameters
@@ -137,6 +147,9 @@ def read_sequence(paths, annotation: str = "auto") -> tuple:
     annotation : {"auto", "indexed", "binary"}
         ``binary``: DAVIS 2016 masks (non-zero = object 1); ``indexed``: DAVIS 2017 ids (255 void);
         ``auto``: binary when every frame is grayscale with values in {0, 255}.
+    expected_shape : (H, W), optional
+        The size every frame must have (predictions: the annotation's); without it frames must agree
+        with each other, and a frame off the most common size is the one named.
 
     Returns
     -------
@@ -148,12 +161,13 @@ def read_sequence(paths, annotation: str = "auto") -> tuple:
     kind = annotation
     if annotation == "auto":
         kind = "binary" if _is_binary_2016(read) else "indexed"
-    shapes = {a.shape for a, _ in read}
-    if len(shapes) > 1:
-        first = read[0][0].shape
-        bad = next(i for i, (a, _) in enumerate(read) if a.shape != first)
-        raise BadInputError(f"expected every frame of the sequence to be {first[1]}x{first[0]}, found "
-                            f"{read[bad][0].shape[1]}x{read[bad][0].shape[0]}", path=paths[bad])
+    shapes = [a.shape for a, _ in read]
+    ref = tuple(expected_shape) if expected_shape else max(set(shapes), key=shapes.count, default=None)
+    bad = next((i for i, sh in enumerate(shapes) if sh != ref), None)
+    if bad is not None:
+        why = "the annotation size" if expected_shape else "the size of most frames"
+        raise BadInputError(f"expected every frame of the sequence to be {ref[1]}x{ref[0]} ({why}), found "
+                            f"{shapes[bad][1]}x{shapes[bad][0]}", path=paths[bad])
     masks = np.stack([a for a, _ in read]) if read else np.zeros((0, 0, 0), np.uint8)
     if kind == "binary":
         masks = (masks > 0).astype(np.uint8)
@@ -198,13 +212,13 @@ class DavisPredictions(PredictionSource):
                                 path=path)
 
     def _seq_dirs(self) -> list:
-        return sorted(d for d in Path(self.path).iterdir() if d.is_dir() and any(d.glob("*.png")))
+        return sorted(d for d in Path(self.path).iterdir() if d.is_dir() and frame_pngs(d))
 
     def available(self) -> set:
         return {d.name for d in self._seq_dirs()}
 
     def files(self) -> list:
-        return [str(f) for d in self._seq_dirs() for f in sorted(d.glob("*.png"))]
+        return [str(f) for d in self._seq_dirs() for f in frame_pngs(d)]
 
     def load(self, sample: Sample) -> VideoPrediction:
         seq = sample.sample_id
@@ -226,8 +240,9 @@ class DavisPredictions(PredictionSource):
                     f"expected a prediction for frame {f!r} of sequence {seq!r} ({self.task} scores frames "
                     f"{'1..T-2' if self.task == 'semi-supervised' else '0..T-1'}), found no file; write "
                     f"{seq}/{f}.png", path=p)
-        masks, _ = read_sequence(paths, annotation="auto") if paths else (np.zeros((0, 0, 0), np.uint8), None)
         gshape = sample.target.shape
+        masks, _ = (read_sequence(paths, annotation="auto", expected_shape=tuple(gshape) if gshape else None)
+                    if paths else (np.zeros((0, 0, 0), np.uint8), None))
         if len(paths) and gshape and tuple(masks.shape[1:]) != tuple(gshape):
             raise BadInputError(f"expected predictions of {gshape[1]}x{gshape[0]} (the annotation size) for "
                                 f"sequence {seq!r}, found {masks.shape[2]}x{masks.shape[1]}", path=paths[0])
@@ -297,7 +312,7 @@ class DavisStyle(DatasetAdapter):
     @staticmethod
     def _has_seq_dirs(p: Path) -> bool:
         try:
-            return any(d.is_dir() and any(d.glob("*.png")) for d in p.iterdir())
+            return any(d.is_dir() and frame_pngs(d) for d in p.iterdir())
         except OSError:
             return False
 
@@ -331,7 +346,7 @@ class DavisStyle(DatasetAdapter):
             raise NotFoundError(f"expected ImageSets/2017/{self.split}.txt listing the {self.split!r} sequences, "
                                 "found none; check --split", path=self.root)
         else:
-            ids = sorted(d.name for d in ann.iterdir() if d.is_dir() and any(d.glob("*.png")))
+            ids = sorted(d.name for d in ann.iterdir() if d.is_dir() and frame_pngs(d))
         self._ids = ids
         return list(ids)
 
@@ -340,7 +355,7 @@ class DavisStyle(DatasetAdapter):
 
     def frame_paths(self, sample_id: str) -> list:
         d = self.annotations_dir() / sample_id
-        paths = sorted(d.glob("*.png"))
+        paths = frame_pngs(d)
         if not paths:
             raise NotFoundError(f"expected annotated frames <frame>.png for sequence {sample_id!r}, found none",
                                 path=d)

@@ -173,6 +173,11 @@ def open_image(path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(path)
+            if im.format != "PNG" and path.lower().endswith(".png"):
+                im.close()
+                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
+                                    f".png" + ("; JPEG is lossy and changes label values at edges, so save "
+                                               "labels as real PNGs" if im.format == "JPEG" else ""), path=path)
             im.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error, EOFError) as e:
         raise BadInputError(f"expected a readable image, found a corrupt or truncated file ({_short(e)}); "

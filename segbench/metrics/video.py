@@ -141,11 +141,12 @@ class DavisJF(Metric):
                                       max_proposals=self.max_proposals, use_void=self.use_void,
                                       extra_ids=self.extra_ids, objects=self.objects, name=sid, frame_names=gframes)
         except ValueError as e:
-            where = None
-            if src:
-                import os
-                first = next((p for p in src if p), None)
-                where = os.path.dirname(str(first)) if first else None
+            import os
+            # the prediction folder when its frames were read, else the annotation folder (e.g. a sequence
+            # too short to score: its predictions are never read)
+            first = next((p for p in (src or ()) if p), None) or next(
+                (p for p in (getattr(sample.target, "paths", None) or ()) if p), None)
+            where = os.path.dirname(str(first)) if first else None
             raise BadInputError(str(e), path=where) from None
         self.sequences[sid] = {"objects": res["objects"], "J": res["J"], "F": res["F"],
                                "frames": res["frames"], "matched": res["matched"]}
