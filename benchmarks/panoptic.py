@@ -14,14 +14,16 @@ and checks that the numbers agree. Run::
     python3 benchmarks/panoptic.py --n 40          # quick
     SEGBENCH_PNG_BACKEND=pil python3 benchmarks/panoptic.py --n 40   # the core-only decode path
 
-Measured (``--n 100``, 640x480, 2-core machine shared with other jobs, two runs each; the split line
-is a single pass, so it varies by a few points): panopticapi 17.2-17.5 ms/image; segbench 1 worker
-3.8-4.1 ms/image (4.2-4.6x CPU speed-up) with pyspng decode, 6.3-6.5 ms/image (2.7-2.8x) with PIL;
-2 workers 2.2-2.3 ms/image (7.5-7.8x) with pyspng. 1-worker split with pyspng: decode 2.99-3.07
-ms/image, metric 0.49-0.60 ms/image -> metric work = 16-20% of decode (0.80 ms, 25% before the
-per-image metric was trimmed: scratch masks in ``run_lengths``, lookup-table joint histogram, plain
-Python matching); with PIL: decode 5.2-5.3 ms/image, metric 0.59-0.61 ms/image -> 11-12% (16-18%
-before). Results agree with panopticapi to 1.1e-16; 1 and 2 workers are identical.
+Measured (``--n 500 --repeat 3``, 640x480, 2-core VM whose memory bandwidth is shared with other
+tenants; the split line is one pass): panopticapi 17.4-19.4 ms/image; segbench 1 worker 3.6-4.4
+ms/image (3.95-4.94x) with pyspng decode, 6.2 ms/image (3.1x) with PIL; 2 workers 2.8-3.2 ms/image
+(6.0-6.2x). Peak RSS 78 MB at 125 images, 79 MB at 500 (flat). 1-worker split with pyspng: decode
+3.1-3.6 ms/image, metric 0.52-0.75 ms/image -> metric work = 16.8-20.8% of decode (14.5-15.4% on the
+quietest runs of the previous session); with PIL: decode 5.7 ms/image, metric 0.67 -> 11.7%. The
+metric part is bound by memory reads of the two decoded id maps (run_lengths: 30 us warm, 62-210 us
+cold): an interleaved GT/prediction decode buffer (+190 us decode, -100 us metric), masked ufuncs
+(5x slower) and a numba kernel (13.4-14.1%, but +0.4-0.6 s import and +155 MB per process) were
+measured and rejected. Results agree with panopticapi to 4.4e-16; 1 and 2 workers are identical.
 """
 
 from __future__ import annotations
