@@ -46,6 +46,7 @@ import numpy as np
 
 from ..errors import BadInputError, NotFoundError
 from .atomic import atomic_open, atomic_write_json
+from .values import integral_id
 
 __all__ = [
     "VOID", "OFFSET_2CH", "rgb_to_id", "bgr_to_id", "id_to_rgb", "read_panoptic_png", "write_panoptic_png",
@@ -389,7 +390,6 @@ class PanopticJSON:
         if require_categories and not isinstance(cats, list):
             raise BadInputError("expected a 'categories' list (id, name, isthing) in the ground-truth JSON, "
                                 "found none", path=path)
-        from .values import integral_id
         self.categories: dict = {}
         for c in cats or []:
             try:
@@ -457,7 +457,6 @@ def validate_segments(segments: Sequence[Mapping], categories: Mapping | set | N
     Errors name the image and the segment: a duplicated segment id, a category id not in the
     categories, a segment in the PNG but not in the JSON, a JSON segment absent from the PNG.
     """
-    from .values import integral_id
     seen = set()
     for s in segments:
         try:
