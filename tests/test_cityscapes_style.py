@@ -52,7 +52,7 @@ def test_label_table_forms(tmp_path):
     (tmp_path / "d.csv").write_text("name,id,train_id,color\nroad,7,0,#804080\ncar,26,1,0 0 142\nvoid,0,255,\n")
     ls = load_label_table(tmp_path / "d.csv")
     assert ls.names == ["road", "car"] and ls.by_name("road").color == (128, 64, 128)
-    (tmp_path / "e.csv").write_text("0,sky\n1,tree\n")
+    (tmp_path / "e.csv").write_text("# my classes\n0,sky\n1,tree\n")
     assert load_label_table(tmp_path / "e.csv").names == ["sky", "tree"]
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(BadInputError, match="bad.json"):

@@ -28,7 +28,7 @@ above the threshold, default half the range).
 
 ``labels.csv``: a header with ``name`` and ``id`` (optional ``train_id``, ``color`` as ``r g b`` or
 ``#rrggbb``, or ``r,g,b`` columns, ``ignore_in_eval``, ``category``, ``is_thing``); or header-less
-``id,name`` rows.
+``id,name`` rows. Lines starting with ``#`` are comments.
 
 Examples
 --------
@@ -204,7 +204,7 @@ def load_label_table(path) -> LabelSpace:
                         d["is_thing"] = d.pop("hasInstances")
                     rows.append(d)
         else:
-            text = path.read_text().strip().splitlines()
+            text = [ln for ln in path.read_text().strip().splitlines() if not ln.lstrip().startswith("#")]
             first = [c.strip().lower() for c in next(csv.reader([text[0]]))] if text else []
             ignore = IGNORE_INDEX
             if "name" in first:
