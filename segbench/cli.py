@@ -7,6 +7,7 @@ Errors are one line on stderr (``segbench: error: ...``), never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any, Sequence
 
@@ -36,11 +37,15 @@ def parse_gates(items: Sequence[str] | None, flag: str) -> dict:
                 continue
             key, sep, val = part.partition("=")
             try:
-                if not sep:
+                if not sep or not key.strip():
                     raise ValueError
-                gates[key.strip()] = float(val)
+                v = float(val)
+                if not math.isfinite(v):
+                    raise ValueError
+                gates[key.strip()] = v
             except ValueError:
-                raise UsageError(f"{flag}: expected METRIC=VALUE (e.g. mIoU=0.7), found {part!r}") from None
+                raise UsageError(f"{flag}: expected METRIC=VALUE with a finite number (e.g. mIoU=0.7), found "
+                                 f"{part!r}") from None
     return gates
 
 

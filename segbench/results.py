@@ -154,7 +154,46 @@ class RunRecord:
         missing = {"dataset", "split", "task", "model", "predictions", "metrics"} - set(fields)
         if missing:
             raise BadInputError(f"RunRecord lacks the fields {sorted(missing)}")
+        _check_metrics(fields["metrics"])
         return cls(**fields)
+
+
+def _is_number(v) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
+
+
+def _check_metrics(metrics) -> None:
+    """The shape segbench writes: ``{name@version: {"values": {key: number|null}, "per_class": {class:
+    {key: number|null}}, ...}}``; a hand-edited record that breaks it is refused, never misread."""
+    if not isinstance(metrics, dict):
+        raise BadInputError(f"expected 'metrics' as an object {{name@version: result}}, found "
+                            f"{type(metrics).__name__}")
+    for name, res in metrics.items():
+        if not isinstance(res, dict):
+            raise BadInputError(f"metrics[{name!r}]: expected an object with 'values', found {type(res).__name__}")
+        tables = [("values", res.get("values"))]
+        pc = res.get("per_class")
+        if pc is not None:
+            if not isinstance(pc, dict):
+                raise BadInputError(f"metrics[{name!r}].per_class: expected an object {{class: {{key: number}}}}, "
+                                    f"found {type(pc).__name__}")
+            tables += [(f"per_class[{c!r}]", row) for c, row in pc.items()]
+        for where, table in tables:
+            if table is None:
+                continue
+            if not isinstance(table, dict):
+                raise BadInputError(f"metrics[{name!r}].{where}: expected an object {{key: number}}, found "
+                                    f"{type(table).__name__}")
+            for k, v in table.items():
+                if v is not None and not _is_number(v):
+                    raise BadInputError(f"metrics[{name!r}].{where}[{k!r}]: expected a number or null, found "
+                                        f"{str(v)[:40]!r}; was the record edited by hand?")
 
 
 def load_record(path) -> RunRecord:

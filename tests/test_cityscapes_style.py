@@ -9,7 +9,7 @@ from PIL import Image
 from segbench.cli import main
 from segbench.datasets.styles import CityscapesStyle, load_label_table
 from segbench.engine import evaluate_run
-from segbench.errors import BadInputError, UsageError
+from segbench.errors import BadInputError, NotFoundError, UsageError
 from segbench.io.labels import read_label, write_color_label, write_label
 from segbench.metrics.functional.semantic import confusion_matrix, scores_from_confusion
 
@@ -202,3 +202,14 @@ def test_jpeg_bytes_named_png_are_refused(tmp_path):
     with pytest.raises(BadInputError, match=r"\.png: expected PNG data, found JPEG in a file named \.png; JPEG is "
                                             r"lossy"):
         _run(gt, tmp_path / "pred")
+
+
+def test_a_split_that_is_not_among_the_split_folders_is_refused(tmp_path):
+    for sp, seed in (("train", 5), ("val", 6)):
+        CityscapesStyle.make_fake(tmp_path / f"_{sp}", num_samples=2, seed=seed, num_classes=3)
+        (tmp_path / "gt").mkdir(exist_ok=True)
+        (tmp_path / f"_{sp}").rename(tmp_path / "gt" / sp)
+    assert len(CityscapesStyle(tmp_path / "gt", split="val", num_classes=3).sample_ids()) == 2
+    assert len(CityscapesStyle(tmp_path / "gt", num_classes=3).sample_ids()) == 4  # default: the whole tree
+    with pytest.raises(NotFoundError, match=r"expected a split folder vall/ .* found only train, val"):
+        CityscapesStyle(tmp_path / "gt", split="vall", num_classes=3).sample_ids()

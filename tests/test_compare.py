@@ -136,3 +136,39 @@ def test_compare_significance_on_two_real_runs(tmp_path, capsys):
     assert rows and all(r["n_samples"] == 5 and r["low"] <= r["delta"] <= r["high"] for r in rows)
     assert main(args[:-1]) == 0 and "paired per-sample comparison" in capsys.readouterr().out
     assert main(args[:3] + ["--significance", "--resamples", "5"]) == 2
+
+
+def test_hand_edited_records_and_non_finite_gates_are_refused(tmp_path, capsys):
+    import json
+    base = write(tmp_path, "base.json", rec(0.7))
+    good = json.loads(open(base).read())
+    edits = {"m_str": lambda d: d["metrics"].__setitem__("miou@1", "x"),
+             "v_list": lambda d: d["metrics"]["miou@1"].__setitem__("values", [1, 2]),
+             "m_list": lambda d: d.__setitem__("metrics", []),
+             "v_str": lambda d: d["metrics"]["miou@1"]["values"].__setitem__("mIoU", "0.9"),
+             "v_bool": lambda d: d["metrics"]["miou@1"]["values"].__setitem__("mIoU", True),
+             "pc_str": lambda d: d["metrics"]["miou@1"].__setitem__("per_class", {"a": {"IoU": "abc"}})}
+    for name, edit in edits.items():
+        d = json.loads(json.dumps(good))
+        edit(d)
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps(d))
+        for argv in ([base, str(p)], [str(p), base]):
+            assert main(["compare", *argv, "--max-drop", "mIoU=1"]) == 2, name
+            err = capsys.readouterr().err
+            assert f"{name}.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for bad in ("mIoU=nan", "mIoU=inf", "=1"):
+        assert main(["compare", base, base, "--max-drop", bad]) == 2
+        assert "finite number" in capsys.readouterr().err
+
+
+def test_markdown_cells_are_escaped(tmp_path, capsys):
+    def r(v):
+        return RunRecord(dataset="toy@1", split="val", task="semantic", model={"name": "m"}, predictions={},
+                         metrics={"miou@1": {"values": {"mIoU": v}, "per_class": {
+                             "a|b": {"IoU": v}, "<script>alert(1)</script>": {"IoU": v}}}})
+    base, new = write(tmp_path, "b.json", r(0.5)), write(tmp_path, "n.json", r(0.6))
+    assert main(["compare", base, new, "--md", "--per-class"]) == 0
+    out = capsys.readouterr().out
+    assert "| miou@1:a\\|b | IoU | 50.00 | 60.00 | +10.00 pp |" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out

@@ -321,8 +321,14 @@ class CityscapesStyle(DatasetAdapter):
                                 path=root)
         if root.is_file():
             raise UsageError(f"cityscapes-style expects --gt to be a folder of label PNGs, found a file: {root}")
-        if self.split and self.split != "all" and (root / self.split).is_dir():
-            return root / self.split
+        if self.split and self.split != "all":
+            if (root / self.split).is_dir():
+                return root / self.split
+            subs = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+            if subs:  # split folders exist but not this one: never score the whole tree under a split's name
+                raise NotFoundError(f"expected a split folder {self.split}/ in the ground truth, found only "
+                                    f"{', '.join(subs[:8])}{'...' if len(subs) > 8 else ''}; pass --split with "
+                                    f"one of them, or --split all for the whole tree", path=root)
         return root
 
     def _files(self) -> dict:

@@ -167,26 +167,28 @@ def _status(r: CompareRow) -> str:
 def compare_markdown(res: CompareResult, per_class: bool = False) -> str:
     """The delta table as GitHub Markdown (for CI step summaries); ``per_class`` adds a collapsed
     per-class table."""
+    from .markdown import escape_md as e
     head = "FAILED" if res.failed else "passed"
+    bl, nl = e(res.base_label), e(res.new_label)
     lines = [f"### segbench compare: {head}", "",
-             f"| metric | key | {res.base_label} | {res.new_label} | delta | gate |", "|---|---|---:|---:|---:|---|"]
+             f"| metric | key | {bl} | {nl} | delta | gate |", "|---|---|---:|---:|---:|---|"]
     for r in res.rows:
         gate = _status(r)
         if r.failed:
             gate = f"**{gate}**"
-        lines.append(f"| {r.metric} | {r.key} | {format_value(r.key, r.base)} | {format_value(r.key, r.new)} | "
+        lines.append(f"| {e(r.metric)} | {e(r.key)} | {format_value(r.key, r.base)} | {format_value(r.key, r.new)} | "
                      f"{_delta_str(r)} | {gate} |")
     if per_class and res.per_class:
         lines += ["", "<details><summary>per class</summary>", "",
-                  f"| metric:class | key | {res.base_label} | {res.new_label} | delta |", "|---|---|---:|---:|---:|"]
+                  f"| metric:class | key | {bl} | {nl} | delta |", "|---|---|---:|---:|---:|"]
         for r in res.per_class:
-            lines.append(f"| {r.metric} | {r.key} | {format_value(r.key, r.base)} | {format_value(r.key, r.new)} | "
-                         f"{_delta_str(r)} |")
+            lines.append(f"| {e(r.metric)} | {e(r.key)} | {format_value(r.key, r.base)} | "
+                         f"{format_value(r.key, r.new)} | {_delta_str(r)} |")
         lines += ["", "</details>"]
     lines.append("")
     lines.append("Values of fraction metrics in %, deltas in percentage points (pp).")
     for w in res.warnings:
-        lines.append(f"\n> warning: {w}")
+        lines.append(f"\n> warning: {e(w)}")
     return "\n".join(lines) + "\n"
 
 

@@ -23,8 +23,14 @@ __all__ = ["leaderboard_markdown", "escape_md", "index_markdown"]
 
 
 def escape_md(s) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a Markdown table cell: ``|`` and ``\\`` escaped, line breaks flattened, and
+    ``&``, ``<``, ``>`` as HTML entities (GitHub renders raw HTML in Markdown).
+
+    >>> escape_md("a|b <script>")
+    'a\\|b &lt;script&gt;'
+    """
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\\", "\\\\")
+            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
 
 
 def _is_nan(v) -> bool:
