@@ -96,3 +96,65 @@ def test_lvis_gt_through_coco_style_cli(tmp_path):
     assert main(["eval", str(tmp_path / "res.json"), "--dataset", "coco-style", "--gt", str(tmp_path / "lvis.json"),
                  "--iou-type", "bbox", "--json", str(rec)]) == 0
     assert "APr" in json.loads(rec.read_text())["metrics"]["lvis_ap@1"]["values"]
+
+
+def _lvis_ref(gt, dets, iou_type, max_dets, monkeypatch):
+    pytest.importorskip("lvis")
+    if not hasattr(np, "float"):
+        monkeypatch.setattr(np, "float", float, raising=False)
+    from lvis import LVIS, LVISEval, LVISResults
+    lg = LVIS.__new__(LVIS)
+    lg.logger = logging.getLogger("lvis-test")
+    lg.dataset = copy.deepcopy(gt)
+    lg._create_index()
+    E = LVISEval(lg, LVISResults(lg, copy.deepcopy(dets), max_dets=max_dets), iou_type)
+    E.params.max_dets = max_dets
+    E.run()
+    return E.results
+
+
+def _lvis_gt(anns, neg2=(1,)):
+    return {"images": [{"id": 1, "height": 64, "width": 64, "neg_category_ids": [], "not_exhaustive_category_ids": []},
+                       {"id": 2, "height": 64, "width": 64, "neg_category_ids": list(neg2),
+                        "not_exhaustive_category_ids": []}],
+            "categories": [{"id": 1, "name": "a", "frequency": "c"}], "annotations": anns}
+
+
+def test_zero_area_objects_and_the_area_rule_after_the_cut_follow_lvis_api(monkeypatch):
+    # a zero-area result, and a GT whose area is 0, do not exist for lvis-api (get_ann_ids: 0 < area)
+    gt = _lvis_gt([_box(1, 1, 1, (0.0, 10.0, 40.0, 20.0))])
+    dets = [{"image_id": 2, "category_id": 1, "score": 0.9, "bbox": [0.0, 0.0, 0.0, 0.0]},
+            {"image_id": 1, "category_id": 1, "score": 0.8, "bbox": [0.0, 10.0, 40.0, 20.0]}]
+    gt2 = _lvis_gt([_box(1, 1, 1, (0.0, 10.0, 40.0, 20.0)), dict(_box(2, 2, 1, (30.0, 30.0, 10.0, 10.0)), area=0.0)],
+                   neg2=())
+    # box or mask areas: decided on the first result after each image's top-max_dets cut
+    m = np.zeros((64, 64), np.uint8)
+    m[5:9, 5:9] = 1
+    from pycocotools import mask as mu
+    rle = {"size": [64, 64], "counts": mu.encode(np.asfortranarray(m))["counts"].decode()}
+    gt3 = _lvis_gt([dict(_box(1, 1, 1, (5.0, 5.0, 4.0, 4.0)), segmentation=rle)], neg2=())
+    dets3 = [{"image_id": 1, "category_id": 1, "score": 0.1, "segmentation": rle, "bbox": [5.0, 5.0, 40.0, 40.0]},
+             {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": rle},
+             {"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": rle}]
+    for g, d, iou, md in ((gt, dets, "bbox", 300), (gt2, dets[1:], "bbox", 300), (gt3, dets3, "segm", 2)):
+        ref = _lvis_ref(g, d, iou, md, monkeypatch)
+        st = evaluate_lvis(copy.deepcopy(g), copy.deepcopy(d), iou, max_dets=md)
+        assert max(abs(st[k] - ref[k]) for k in st) <= 1e-12, (st, ref)
+    assert evaluate_lvis(copy.deepcopy(gt), copy.deepcopy(dets), "bbox")["AP"] == pytest.approx(1.0)
+
+
+def test_partial_lvis_fields_are_refused(tmp_path, capsys):
+    base = _lvis_gt([_box(1, 1, 1, (0.0, 10.0, 40.0, 20.0))])
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.9, "bbox": [0.0, 10.0, 40.0, 20.0]}]))
+    cases = {"neg": (lambda g: g["images"][1].pop("neg_category_ids"), "1 of 2"),
+             "nonexh": (lambda g: g["images"][0].pop("not_exhaustive_category_ids"), "not_exhaustive_category_ids"),
+             "freq": (lambda g: g["categories"][0].pop("frequency"), "'frequency' r, c or f")}
+    for name, (edit, needle) in cases.items():
+        g = copy.deepcopy(base)
+        edit(g)
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps(g))
+        assert main(["eval", str(res), "--dataset", "coco-style", "--gt", str(p), "--iou-type", "bbox"]) == 2
+        err = capsys.readouterr().err
+        assert f"{name}.json" in err and needle in err and len(err.strip().splitlines()) == 1, err

@@ -81,14 +81,15 @@ def cached_gt(path) -> CocoGT:
     return hit
 
 
-def cached_results(path, gt: CocoGT, iou_type: str, unknown: str = "error") -> CocoResults:
+def cached_results(path, gt: CocoGT, iou_type: str, unknown: str = "error",
+                   lvis_max_dets: int | None = None) -> CocoResults:
     p = Path(path)
-    key = _file_key(p) + (gt.path, iou_type, unknown)
+    key = _file_key(p) + (gt.path, iou_type, unknown, lvis_max_dets)
     hit = _RES_CACHE.get(key)
     if hit is None:
         if len(_RES_CACHE) > 4:
             _RES_CACHE.clear()
-        hit = _RES_CACHE[key] = load_results(p, gt, iou_type, unknown=unknown)
+        hit = _RES_CACHE[key] = load_results(p, gt, iou_type, unknown=unknown, lvis_max_dets=lvis_max_dets)
     return hit
 
 
@@ -96,17 +97,20 @@ def cached_results(path, gt: CocoGT, iou_type: str, unknown: str = "error") -> C
 class CocoResultsPredictions(PredictionSource):
     """Detections from a COCO results JSON, validated against the GT when built."""
 
-    def __init__(self, path, gt_path, iou_type: str = "segm", unknown: str = "error"):
+    def __init__(self, path, gt_path, iou_type: str = "segm", unknown: str = "error",
+                 lvis_max_dets: int | None = None):
         self.path = str(path)
         self.gt_path = str(gt_path)
         self.iou_type = iou_type
         self.unknown = unknown
+        self.lvis_max_dets = lvis_max_dets  # LVIS: the area rule is read after the per-image cut
         self._res()  # validate now: one-line errors before any work
 
     def _res(self) -> CocoResults:
         r = self.__dict__.get("_res_obj")
         if r is None:
-            r = self._res_obj = cached_results(self.path, cached_gt(self.gt_path), self.iou_type, self.unknown)
+            r = self._res_obj = cached_results(self.path, cached_gt(self.gt_path), self.iou_type, self.unknown,
+                                               self.lvis_max_dets)
         return r
 
     def __getstate__(self):
@@ -305,12 +309,45 @@ class CocoStyle(DatasetAdapter):
             gt = self.gt()
             stems = {str(i): (Path(gt.images[i].get("file_name", str(i))).stem, str(i)) for i in gt.image_ids}
             return InstanceTxtPredictions(p, stems)
-        return CocoResultsPredictions(p, self.gt_path(), iou_type, options.get("unknown", self.unknown))
+        return CocoResultsPredictions(p, self.gt_path(), iou_type, options.get("unknown", self.unknown),
+                                      self._lvis_cap() if self.is_lvis() else None)
+
+    def _lvis_cap(self) -> int:
+        md = self.max_dets
+        if md is None:
+            return 300
+        if isinstance(md, (list, tuple)):
+            md = md[-1]
+        return int(str(md).split(",")[-1])
 
     def is_lvis(self) -> bool:
-        """The GT is LVIS-style (images carry ``neg_category_ids``): evaluate with ``lvis_ap``."""
-        ims = self.gt().images
-        return bool(ims) and all("neg_category_ids" in im for im in ims.values())
+        """The GT is LVIS-style (images carry ``neg_category_ids``): evaluate with ``lvis_ap``.
+
+        A GT where only some images, or not every category, carry the LVIS fields is refused (it would
+        silently switch between COCO and LVIS evaluation, or leave categories out of APr/APc/APf).
+        """
+        hit = self.__dict__.get("_is_lvis")
+        if hit is not None:
+            return hit
+        gt = self.gt()
+        ims = gt.images
+        flagged = [i for i, im in ims.items() if "neg_category_ids" in im]
+        lvis = bool(ims) and len(flagged) == len(ims)
+        if flagged and not lvis:
+            miss = next(i for i, im in ims.items() if "neg_category_ids" not in im)
+            raise BadInputError(f"expected every image of an LVIS ground truth to list 'neg_category_ids', found "
+                                f"{len(flagged)} of {len(ims)} (first without: image {miss!r})", path=gt.path)
+        if lvis:
+            miss = next((i for i, im in ims.items() if "not_exhaustive_category_ids" not in im), None)
+            if miss is not None:
+                raise BadInputError(f"image {miss!r}: expected 'not_exhaustive_category_ids' (LVIS), found none",
+                                    path=gt.path)
+            bad = next((c for c in gt.categories if c.get("frequency") not in ("r", "c", "f")), None)
+            if bad is not None:
+                raise BadInputError(f"category {bad['id']!r}: expected 'frequency' r, c or f (LVIS), found "
+                                    f"{bad.get('frequency')!r}", path=gt.path)
+        self._is_lvis = lvis
+        return lvis
 
     def default_metrics(self) -> tuple:
         return ("lvis_ap",) if self.is_lvis() else self.spec.default_metrics

@@ -318,7 +318,7 @@ class CocoResults:
 
 
 def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "error",
-                 validate: bool = True) -> CocoResults:
+                 validate: bool = True, lvis_max_dets: int | None = None) -> CocoResults:
     """Read and validate a COCO results JSON against ``gt``.
 
     Parameters
@@ -333,6 +333,9 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
         them.
     validate : bool
         Check each segmentation's form and size (RLE size must equal the image size).
+    lvis_max_dets : int, optional
+        Read the box-or-mask area rule as ``lvis.LVISResults`` does: on the first result *after* each
+        image's top-``lvis_max_dets`` cut (the first image's best-scoring result when it has more).
 
     Returns
     -------
@@ -359,6 +362,14 @@ def load_results(source, gt: CocoGT, iou_type: str = "segm", unknown: str = "err
     # result kept (pycocotools itself only accepts the list without the unknown ones)
     first = next((d for d in anns if not isinstance(d, dict)
                   or (d.get("image_id") in images and d.get("category_id") in cat_set)), None)
+    if lvis_max_dets is not None and isinstance(first, dict) and lvis_max_dets > 0:
+        same = [d for d in anns if isinstance(d, dict) and d.get("image_id") == first["image_id"]
+                and d.get("category_id") in cat_set]
+        if len(same) > lvis_max_dets:
+            try:  # stable: the earliest of the best scores, like sorted(..., reverse=True)[0]
+                first = sorted(same, key=lambda d: d["score"], reverse=True)[0]
+            except (KeyError, TypeError):
+                pass  # a bad score: reported by the loop below
     area_from_bbox = isinstance(first, dict) and bool(first.get("bbox"))
     by_image: dict = {}
     bad_img = []

@@ -328,6 +328,12 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
     if M and np.isnan(g_area).any():
         idx = np.flatnonzero(np.isnan(g_area))
         g_area = _fill_area(gts_all, idx, g_area, list(zip(hs[g_img[idx]], ws[g_img[idx]])), iou_type)
+    if params.federated and M and not (g_area > 0).all():
+        # lvis-api's get_ann_ids keeps objects with 0 < area only: zero-area annotations do not exist for it
+        gk = g_area > 0
+        gts_all = [g for g, k in zip(gts_all, gk) if k]
+        g_img, g_cat, g_crowd, g_base, g_area = g_img[gk], g_cat[gk], g_crowd[gk], g_base[gk], g_area[gk]
+        M = len(gts_all)
     g_ign = g_base[None, :] | (g_area[None, :] < lo) | (g_area[None, :] > hi)           # (A, M)
     # (image, category) keys on dense category codes: ids may span all of int64 (same order as the ids)
     cats_u = np.unique(np.concatenate([g_cat, d_cat]))
@@ -366,6 +372,12 @@ def evaluate_batch(items: Sequence, params: COCOParams, cat_ids=None) -> Records
             for j, i in enumerate(need):
                 if "bbox" not in k_dets[i]:
                     k_dets[i] = dict(k_dets[i], bbox=[float(v) for v in bbs[j]])
+    if params.federated and D and not (k_area > 0).all():  # lvis-api drops zero-area results too
+        kk = k_area > 0
+        order, dkey, rank = order[kk], dkey[kk], rank[kk]
+        k_img, k_cat, k_score, k_area = k_img[kk], k_cat[kk], k_score[kk], k_area[kk]
+        k_dets = [d for d, k in zip(k_dets, kk) if k]
+        D = len(order)
     det_out = (k_area[None, :] < lo) | (k_area[None, :] > hi)                        # (A, D)
     if params.federated:  # unmatched detections of not-exhaustively annotated categories are ignored
         det_out |= np.fromiter((bool(d.get("_ignore_unmatched", False)) for d in k_dets), bool, D)[None, :]
@@ -737,7 +749,8 @@ def lvis_image_detections(dets: list, gts: list, neg_category_ids=(), not_exhaus
     """
     if max_dets >= 0 and len(dets) > max_dets:
         dets = sorted(dets, key=lambda d: d["score"], reverse=True)[:max_dets]
-    allowed = {g["category_id"] for g in gts} | set(neg_category_ids or ())
+    # categories present in the image: lvis-api reads them from annotations with 0 < area only
+    allowed = {g["category_id"] for g in gts if g.get("area") is None or g["area"] > 0} | set(neg_category_ids or ())
     nel = set(not_exhaustive_category_ids or ())
     out = []
     for d in dets:
@@ -805,8 +818,8 @@ def evaluate_lvis(gt, results, iou_type: str = "segm", max_dets: int = 300, retu
     from ...io.coco import CocoGT, CocoResults, load_results
 
     g = gt if isinstance(gt, CocoGT) else CocoGT(gt)
-    r = results if isinstance(results, CocoResults) else load_results(results, g, iou_type)
     md = int(max_dets) if max_dets and max_dets > 0 else 10 ** 9
+    r = results if isinstance(results, CocoResults) else load_results(results, g, iou_type, lvis_max_dets=md)
     params = COCOParams(iou_type=iou_type, max_dets=(md,), federated=True)
     empty: list = []
     items = []
