@@ -135,3 +135,22 @@ def test_duplicate_and_empty_and_ignored_predictions():
     # car: one TP at 0.8, one duplicate FP at 0.3; the group and void predictions are ignored
     assert r.per_class["car"]["AP50"] == pytest.approx(1.0)
     assert math.isnan(r.per_class["person"]["AP"])  # the only person is too small: no GT
+
+
+def test_nan_confidences_unreadable_masks_and_binary_txt_are_one_line_errors(tmp_path, capsys):
+    root = CityscapesInstance.make_fake(tmp_path / "cs", num_samples=1, seed=6, size=(64, 128))
+    txt = sorted((root / "results").glob("*.txt"))[0]
+    lines = txt.read_text().splitlines()
+    mask = (txt.parent / lines[0].split(" ")[0]).resolve()
+    cases = [(lambda: txt.write_text(lines[0].rsplit(" ", 1)[0] + " nan\n"), (txt.name, "line 1", "not NaN")),
+             (lambda: txt.write_bytes(b"\xe9\xff 26 0.5\n"), (txt.name, "UTF-8")),
+             (lambda: (txt.write_text("\n".join(lines) + "\n"), mask.write_bytes(b"not a png")),
+              (mask.name, "corrupt or truncated"))]
+    for act, needles in cases:
+        act()
+        capsys.readouterr()
+        assert main(["eval", str(root / "results"), "--dataset", "cityscapes-instance", "--gt", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        for n in needles:
+            assert n in err, (n, err)

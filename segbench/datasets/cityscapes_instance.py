@@ -51,27 +51,34 @@ def read_result_txt(path, pred_root=None) -> list:
     out: dict = {}
     base = Path(path).parent
     root = os.path.abspath(pred_root) if pred_root else None
-    with open(path, encoding="utf-8") as f:
-        for ln, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.split(" ")
-            if len(parts) != 3:
-                raise BadInputError(f"line {ln}: expected 'relPathPrediction labelID confidence' (3 fields separated "
-                                    f"by single spaces), found {line.strip()!r}", path=path)
-            if os.path.isabs(parts[0]):
-                raise BadInputError(f"line {ln}: the mask path must be relative to the txt file, found {parts[0]}",
-                                    path=path)
-            mp = os.path.abspath(os.path.join(base, parts[0]))
-            if root is not None and os.path.commonprefix([mp, root]) != root:
-                raise BadInputError(f"line {ln}: mask {parts[0]} points outside the predictions folder", path=path)
-            try:
-                lid = int(float(parts[1]))
-                conf = float(parts[2])
-            except ValueError:
-                raise BadInputError(f"line {ln}: expected a numeric label id and confidence, found {line.strip()!r}",
-                                    path=path) from None
-            out[mp] = (lid, conf)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+    except UnicodeDecodeError:
+        raise BadInputError("expected a UTF-8 text file of 'mask.png labelID confidence' lines, found binary or "
+                            "another encoding", path=path) from None
+    for ln, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        parts = line.split(" ")
+        if len(parts) != 3:
+            raise BadInputError(f"line {ln}: expected 'relPathPrediction labelID confidence' (3 fields separated "
+                                f"by single spaces), found {line.strip()!r}", path=path)
+        if os.path.isabs(parts[0]):
+            raise BadInputError(f"line {ln}: the mask path must be relative to the txt file, found {parts[0]}",
+                                path=path)
+        mp = os.path.abspath(os.path.join(base, parts[0]))
+        if root is not None and os.path.commonprefix([mp, root]) != root:
+            raise BadInputError(f"line {ln}: mask {parts[0]} points outside the predictions folder", path=path)
+        try:
+            lid = int(float(parts[1]))
+            conf = float(parts[2])
+            if conf != conf:  # NaN: the reference's max/min pick depends on argument order
+                raise ValueError
+        except (ValueError, OverflowError):
+            raise BadInputError(f"line {ln}: expected a numeric label id and a confidence that is a number (not "
+                                f"NaN), found {line.strip()!r}", path=path) from None
+        out[mp] = (lid, conf)
     return [(p, lid, conf) for p, (lid, conf) in out.items()]
 
 
@@ -107,7 +114,6 @@ class CityscapesResultTxtPredictions(PredictionSource):
         return sorted(self._index.values())
 
     def load(self, sample: Sample) -> InstancePrediction:
-        from PIL import Image
         txt = self._index.get(sample.sample_id)
         dets = []
         if txt is not None:
@@ -117,9 +123,10 @@ class CityscapesResultTxtPredictions(PredictionSource):
                 if lid not in known:
                     raise BadInputError(f"{Path(txt).name}: label id {lid} is not a Cityscapes label id", path=txt)
                 if not os.path.exists(mp):
-                    raise NotFoundError(f"{Path(txt).name}: mask {mp} not found", path=txt)
-                with Image.open(mp) as im:
-                    m = np.asarray(im.convert("L")) != 0
+                    raise NotFoundError(f"expected the mask {mp} it lists, found no such file", path=txt)
+                from ..io.labels import open_image
+                im = open_image(mp)  # corrupt / truncated / not an image: one line naming the mask
+                m = np.asarray(im.convert("L")) != 0
                 if m.shape != tuple(shape):
                     raise BadInputError(f"mask size {m.shape[0]}x{m.shape[1]} differs from the ground truth "
                                         f"{shape[0]}x{shape[1]} (listed in {Path(txt).name})", path=mp)
