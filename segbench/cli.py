@@ -27,6 +27,18 @@ def _warn(msg: str) -> None:
     _console(stderr=True).print(f"[yellow]segbench: warning:[/yellow] {escape(msg)}", markup=True)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text!r}")
+    return v
+
+
 def parse_gates(items: Sequence[str] | None, flag: str) -> dict:
     """``["mIoU=0.7", "aAcc=0.9,mAcc=0.5"]`` → ``{"mIoU": 0.7, ...}``."""
     gates = {}
@@ -154,7 +166,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--split", help="split to evaluate (default: the dataset's)")
     p.add_argument("--metrics", help="comma-separated metric names (default: the dataset's)")
     p.add_argument("--json", help="write the RunRecord to this JSON file (atomically)")
-    p.add_argument("--workers", type=int, default=1, help="processes (identical numbers for any N)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="processes (identical numbers for any N)")
     p.add_argument("--scheduler", help="Dask distributed scheduler address")
     p.add_argument("--record", action="store_true", help="store the RunRecord in the results store")
     p.add_argument("--model-name", help="model name for the RunRecord / leaderboards (default: from the predictions)")
@@ -230,6 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    import signal
+    try:  # SIGTERM (a plain `kill`, a CI timeout) unwinds like Ctrl-C: temp files removed, workers stopped
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        previous = None
     try:
         return int(args.func(args) or 0)
     except GateFailed as e:
@@ -238,10 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SegbenchError as e:
         print(f"segbench: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("segbench: interrupted; finished results already written are kept, no partial file was left",
               file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
     except BrokenPipeError:
         return 0
     except MemoryError as e:
@@ -260,6 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"segbench: error: {where}cannot write here ({e.strerror or e}); choose another output path",
               file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that ``with`` blocks and ``finally`` clauses run."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 if __name__ == "__main__":  # pragma: no cover

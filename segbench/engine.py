@@ -8,6 +8,7 @@ Dask give identical numbers (bit for bit, also for float sums).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -126,7 +127,7 @@ def evaluate_samples(dataset: DatasetAdapter, predictions: PredictionSource, met
     else:
         import multiprocessing as mp
         ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_signals) as ex:
             futs = {ex.submit(_run_chunk, dataset, predictions, list(metrics), c): i for i, c in enumerate(chunks)}
             pending = set(futs)
             try:
@@ -139,6 +140,11 @@ def evaluate_samples(dataset: DatasetAdapter, predictions: PredictionSource, met
             except BaseException:
                 for f in pending:
                     f.cancel()
+                # stop the workers now (a signal to this process alone would otherwise leave them running
+                # their chunks, or orphaned); the pool's exit then has nothing to wait for
+                for proc in list((getattr(ex, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        proc.terminate()
                 raise
     t1 = time.perf_counter()
     merged = [m.fresh() for m in metrics]
@@ -151,6 +157,12 @@ def evaluate_samples(dataset: DatasetAdapter, predictions: PredictionSource, met
                       timings={"update_s": round(t1 - t0, 6), "compute_s": round(t2 - t1, 6),
                                "total_s": round(t2 - t0, 6), "workers": workers,
                                "scheduler": scheduler or ("processes" if workers > 1 else "in-process")})
+
+
+def _worker_signals() -> None:
+    """Pool workers die at once on SIGTERM (the parent sends it when a run is interrupted)."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def evaluate_run(dataset: DatasetAdapter, predictions: PredictionSource, metrics: Sequence[Metric],

@@ -228,15 +228,49 @@ class ResultsStore:
     0
     """
 
-    def __init__(self, path="results.db"):
+    _COLUMNS = ["run_id", "created", "dataset", "split", "task", "model", "segbench_version", "schema_version",
+                "record"]
+
+    def __init__(self, path="results.db", create: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise BadInputError("expected a results store file (e.g. results.db), found a folder; pass --db FILE",
+                                path=self.path)
+        if not create:  # readers never create or convert a file (a foreign SQLite file stays untouched)
+            if not self.path.is_file():
+                raise BadInputError("expected a results store, found nothing; record runs with "
+                                    "`segbench eval ... --record --db FILE`", path=self.path)
+            self._check_schema()
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInputError(f"expected a folder where the results store can be created, found none ({e.strerror})",
+                                path=self.path.parent) from None
         self._init()
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-        con.execute("PRAGMA busy_timeout = 30000")
+        try:
+            con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            con.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.Error as e:
+            raise BadInputError(f"expected a results store SQLite can open here, found it cannot ({e}); check the "
+                                f"path and its permissions", path=self.path) from None
         return con
+
+    def _check_schema(self) -> None:
+        con = self._connect()
+        try:
+            cols = [r[1] for r in con.execute("PRAGMA table_info(runs)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            raise BadInputError(f"expected a segbench SQLite results store, found an unreadable file ({e})",
+                                path=self.path) from None
+        finally:
+            con.close()
+        if cols != self._COLUMNS:
+            found = f"a 'runs' table with columns {cols}" if cols else "no 'runs' table"
+            raise BadInputError(f"expected a segbench results store, found an SQLite file with {found}; pass "
+                                f"another --db", path=self.path)
 
     def _init(self) -> None:
         # Two processes opening a new store at once: switching it to WAL needs a lock that SQLite may
@@ -251,7 +285,7 @@ class ResultsStore:
                     "CREATE TABLE IF NOT EXISTS runs ("
                     " run_id TEXT PRIMARY KEY, created TEXT, dataset TEXT, split TEXT, task TEXT,"
                     " model TEXT, segbench_version TEXT, schema_version INTEGER, record TEXT NOT NULL)")
-                return
+                break
             except sqlite3.DatabaseError as e:
                 locked = isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
                 if not locked:
@@ -263,6 +297,7 @@ class ResultsStore:
             finally:
                 con.close()
             time.sleep(0.02 + 0.05 * random.random())
+        self._check_schema()
 
     def add(self, record: RunRecord) -> None:
         """Insert (or replace) a record in one transaction."""
@@ -274,6 +309,11 @@ class ResultsStore:
                         (record.run_id, record.created, record.dataset, record.split, record.task,
                          record.model_name, record.segbench_version, record.schema_version, payload))
             con.execute("COMMIT")
+        except sqlite3.Error as e:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise BadInputError(f"expected to add the run to the results store, found it cannot be written ({e}); "
+                                f"check its permissions or pass another --db", path=self.path) from None
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
@@ -297,6 +337,15 @@ class ResultsStore:
         con = self._connect()
         try:
             rows = con.execute(q, args).fetchall()
+        except sqlite3.Error as e:
+            raise BadInputError(f"expected to read the results store, found an error ({e})", path=self.path) from None
         finally:
             con.close()
-        return [RunRecord.from_dict(json.loads(r[0])) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                out.append(RunRecord.from_dict(json.loads(r[0])))
+            except (ValueError, BadInputError) as e:
+                raise BadInputError(f"a stored run cannot be read ({getattr(e, 'message', e)})", path=self.path) \
+                    from None
+        return out

@@ -270,3 +270,21 @@ def test_warning_shows_bracketed_names_verbatim(isbi, capsys):
     shutil.copy(preds / "0.png", preds / "[red]extra.png")
     code, _, err = run(["eval", preds, "--dataset", "isbi-membrane", "--gt", root], capsys)
     assert code == 0 and "[red]extra" in err
+
+
+def test_sigterm_unwinds_like_ctrl_c(monkeypatch, capsys):
+    import signal
+    import types
+
+    import segbench.cli as cli
+
+    def term(args):  # a command interrupted by SIGTERM: the handler raises in the main thread
+        assert signal.getsignal(signal.SIGTERM) is cli._raise_terminated
+        cli._raise_terminated(signal.SIGTERM, None)
+
+    parsed = types.SimpleNamespace(func=term)
+    monkeypatch.setattr(cli, "build_parser", lambda: types.SimpleNamespace(parse_args=lambda argv: parsed))
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["datasets"]) == 143
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # restored

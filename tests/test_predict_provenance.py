@@ -54,3 +54,36 @@ def test_prediction_source_names_the_predict_model(tmp_path, which):
         json.dumps(after)
         return
     raise AssertionError(f"no case for {which}")
+
+
+def test_an_interrupted_predict_does_not_pass_for_a_finished_one(tmp_path, capsys):
+    from segbench.cli import main
+    gt = CityscapesStyle.make_fake(tmp_path / "cs", num_samples=2, predictions=True)
+    folder = gt.parent / "pred"
+    atomic_write_json(folder / PREDICT_MANIFEST, {"model": MODEL, "dataset": "x@1", "complete": False})
+    assert main(["eval", str(folder), "--dataset", "cityscapes-style", "--gt", str(gt)]) == 2
+    err = capsys.readouterr().err
+    assert PREDICT_MANIFEST in err and "interrupted" in err and len(err.strip().splitlines()) == 1
+    atomic_write_json(folder / PREDICT_MANIFEST, {"model": MODEL, "dataset": "x@1", "complete": True})
+    assert CityscapesStyle(gt).predictions(folder).describe()["name"] == "my-model"
+
+
+def test_predict_marks_its_folder_incomplete_until_it_ends(tmp_path, monkeypatch):
+    from segbench.datasets import get_dataset_class
+    from segbench.models import get_model
+    from segbench.models.predict import run_predict
+    ds_cls = get_dataset_class("isbi-membrane")
+    root = ds_cls.make_fake(tmp_path / "isbi", num_samples=3, seed=0, size=32, layout="png")
+    ds = ds_cls(root)
+    seen = []
+    import segbench.models.writers as W
+    real = W.make_writer
+
+    def spy(dataset, out):  # the manifest as it stands when the first file is written
+        seen.append(json.loads((out / PREDICT_MANIFEST).read_text()))
+        return real(dataset, out)
+
+    monkeypatch.setattr(W, "make_writer", spy)
+    run_predict(get_model("skimage-otsu"), ds, tmp_path / "out")
+    assert seen and seen[0]["complete"] is False and seen[0]["model"]["name"] == "skimage-otsu"
+    assert json.loads((tmp_path / "out" / PREDICT_MANIFEST).read_text())["complete"] is True

@@ -211,3 +211,31 @@ def test_store_that_is_not_sqlite_is_one_clear_error(tmp_path):
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(BadInputError, match="expected a segbench SQLite results store"):
         ResultsStore(bad)
+
+
+def test_results_store_refuses_what_it_cannot_use_and_readers_change_nothing(tmp_path):
+    import sqlite3
+    from segbench.errors import BadInputError
+    from segbench.results import ResultsStore
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(BadInputError, match="found a folder"):
+        ResultsStore(tmp_path / "adir")
+    wrong = tmp_path / "wrong.db"
+    con = sqlite3.connect(wrong)
+    con.execute("create table runs(x)")
+    con.commit()
+    con.close()
+    with pytest.raises(BadInputError, match=r"wrong.db.*'runs' table with columns \['x'\]"):
+        ResultsStore(wrong)
+    foreign = tmp_path / "foreign.db"
+    con = sqlite3.connect(foreign)
+    con.execute("create table foo(x)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    with pytest.raises(BadInputError, match="no 'runs' table"):
+        ResultsStore(foreign, create=False)
+    assert foreign.read_bytes() == before and not (tmp_path / "foreign.db-wal").exists()
+    with pytest.raises(BadInputError, match="found nothing"):
+        ResultsStore(tmp_path / "none.db", create=False)
+    assert not (tmp_path / "none.db").exists()

@@ -27,8 +27,13 @@ __all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_wri
 def atomic_open(path, mode: str = "wb") -> Iterator[Any]:
     """Context manager yielding a temp file that replaces ``path`` only on success."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:  # name the file the user asked for, not the temporary one
+        raise type(e)(e.errno, e.strerror, str(path)) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, mode) as f:

@@ -85,6 +85,11 @@ def read_predict_manifest(folder) -> dict | None:
         d = json.loads(p.read_text(encoding="utf-8"))
     except (ValueError, OSError):
         return None
+    if isinstance(d, dict) and d.get("complete") is False:
+        from ..errors import BadInputError
+        raise BadInputError(f"expected the output of a finished `segbench predict`, found one that was interrupted "
+                            f"(model {(d.get('model') or {}).get('name')!r}): its files may mix two runs; rerun it, or "
+                            f"delete {PREDICT_MANIFEST} to score the files as your own", path=p)
     return d.get("model") if isinstance(d, dict) else None
 
 
@@ -120,6 +125,10 @@ def run_predict(model, dataset, out_dir, weights=None, ids: Sequence[str] | None
         raise BadInputError(f"expected samples in the {dataset.split!r} split, found none; check --gt and --split",
                             path=dataset.root)
     from .writers import make_writer  # label PNGs here; COCO results / panoptic / DAVIS files there (H8)
+    # until this run ends, the folder says so: an interrupted run (into a folder another model filled)
+    # must not pass for that model's complete output
+    atomic_write_json(out / PREDICT_MANIFEST, {"model": model.describe(), "dataset": dataset.spec.key,
+                                               "split": dataset.split, "complete": False})
     writer = make_writer(dataset, out)
     t0 = time.perf_counter()
     done = 0
@@ -138,7 +147,7 @@ def run_predict(model, dataset, out_dir, weights=None, ids: Sequence[str] | None
     summary = {"count": done, "seconds": round(secs, 6), "images_per_s": round(done / secs, 3) if secs > 0 else None,
                "out": str(out), "preds": preds_path, "model": desc}
     atomic_write_json(out / PREDICT_MANIFEST, {
-        "model": desc, "dataset": dataset.spec.key, "split": dataset.split, "preds": preds_path,
+        "model": desc, "dataset": dataset.spec.key, "split": dataset.split, "complete": True, "preds": preds_path,
         "count": done, "seconds": summary["seconds"], "images_per_s": summary["images_per_s"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
     return summary

@@ -20,7 +20,7 @@ def cmd_report(args) -> int:
     if not db.is_file():
         raise NotFoundError("expected a results store, found nothing; record runs with "
                             "`segbench eval ... --record --db FILE`", path=db)
-    records = ResultsStore(db).records(dataset=args.dataset, task=args.task)
+    records = ResultsStore(db, create=False).records(dataset=args.dataset, task=args.task)
     if not records:
         raise BadInputError("expected recorded runs in the results store, found none"
                             + (" matching --dataset/--task" if args.dataset or args.task else "")
