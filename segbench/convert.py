@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -39,8 +40,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import BadInputError, NotFoundError, UsageError
+from .io.values import integral_id
 from .io.panoptic import (load_panoptic_json, read_panoptic_png, read_two_channel_png, segments_from_ids,
-                          two_channel_to_ids, write_panoptic_json, write_panoptic_png)
+                          two_channel_to_ids, validate_segments, write_panoptic_json, write_panoptic_png)
 
 __all__ = ["combine_semantic_instance", "panoptic_to_semantic", "panoptic_to_detection", "detection_to_panoptic",
            "combine_files", "panoptic_to_semantic_files", "panoptic_to_detection_file",
@@ -66,6 +68,62 @@ def _rle(seg, h: int | None = None, w: int | None = None):
     if isinstance(seg, dict):
         return seg
     raise BadInputError(f"expected a COCO segmentation (RLE or polygons), found {type(seg).__name__}")
+
+
+# --------------------------------------------------------------------------- input checks (one line each)
+def _images_list(images, path) -> list:
+    """``images`` entries with id, file_name, height and width; ids and PNG names unique."""
+    if not isinstance(images, list):
+        raise BadInputError(f"expected a list of images (id, file_name, height, width), found {type(images).__name__}",
+                            path=path)
+    seen, names = set(), {}
+    for i, im in enumerate(images):
+        if not isinstance(im, Mapping) or any(k not in im for k in ("id", "file_name", "height", "width")):
+            raise BadInputError(f"images[{i}]: expected an object with id, file_name, height and width, found "
+                                f"{str(im)[:80]}", path=path)
+        try:
+            h, w = int(im["height"]), int(im["width"])
+            if h < 1 or w < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise BadInputError(f"images[{i}]: expected positive integer height and width, found "
+                                f"{im['height']!r} x {im['width']!r}", path=path) from None
+        if im["id"] in seen:
+            raise BadInputError(f"images[{i}]: image id {im['id']!r} appears twice; keep one", path=path)
+        seen.add(im["id"])
+        png = os.path.splitext(str(im["file_name"]))[0] + ".png"
+        if png in names:
+            raise BadInputError(f"images[{i}]: {im['file_name']!r} and images[{names[png]}] would both be written "
+                                f"as {png}; give them distinct file names", path=path)
+        names[png] = i
+    return images
+
+
+def _check_objects(objs, categories: Mapping, images_by_id: Mapping, path, what: str, scored: bool) -> None:
+    """Instances / detections: objects with image_id, category_id in ``categories``, a segmentation of the
+    image's size, and (``scored``) a finite score."""
+    from .io.coco import check_segmentation
+    if not isinstance(objs, list):
+        raise BadInputError(f"expected a JSON list of {what}, found {type(objs).__name__}", path=path)
+    for i, d in enumerate(objs):
+        where = f"{what}[{i}]"
+        if not isinstance(d, Mapping) or "image_id" not in d or "category_id" not in d:
+            raise BadInputError(f"{where}: expected an object with image_id, category_id and segmentation, found "
+                                f"{str(d)[:80]}", path=path)
+        im = images_by_id.get(d["image_id"])
+        if im is None:
+            continue  # objects of images not converted are not read
+        where = f"{where} (image_id {d['image_id']!r})"
+        if d["category_id"] not in categories:
+            raise BadInputError(f"{where}: category_id {d['category_id']!r} is not in the categories", path=path)
+        if scored:
+            sc = d.get("score")
+            if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not math.isfinite(float(sc)):
+                raise BadInputError(f"{where}: expected a finite numeric 'score', found {str(sc)[:40]}", path=path)
+        if d.get("segmentation") in (None, []):
+            raise BadInputError(f"{where}: expected a 'segmentation' (RLE or polygons), found "
+                                f"{d.get('segmentation')!r}", path=path)
+        check_segmentation(d["segmentation"], int(im["height"]), int(im["width"]), where, path)
 
 
 # --------------------------------------------------------------------------- semantic + instance -> panoptic
@@ -163,21 +221,28 @@ def combine_files(semantic, instances_json, images_json, categories_json, out_js
     dict with ``categories``). Writes ``out_json`` and the PNGs in ``out_folder`` (default: beside it,
     named after its stem).
     """
-    cats_raw = _read_json(categories_json)
-    cats_list = cats_raw["categories"] if isinstance(cats_raw, dict) else cats_raw
-    categories = {int(c["id"]): c for c in cats_list}
+    for name, v in (("--confidence-thr", confidence_thr), ("--overlap-thr", overlap_thr),
+                    ("--stuff-area-limit", stuff_area_limit)):
+        if not math.isfinite(float(v)):
+            raise UsageError(f"{name}: expected a finite number, found {v}")
+    categories = _categories(categories_json)
     images = _read_json(images_json)
-    images = images["images"] if isinstance(images, dict) else images
+    images = _images_list(images["images"] if isinstance(images, dict) else images, images_json)
+    by_id = {im["id"]: im for im in images}
+    inst = _read_json(instances_json)
+    _check_objects(inst, categories, by_id, instances_json, "instances", scored=True)
     inst_by = defaultdict(list)
-    for d in _read_json(instances_json):
+    for d in inst:
         inst_by[d["image_id"]].append(d)
     sem_by = None
     sem_folder = None
     if Path(semantic).is_dir():
         sem_folder = Path(semantic)
     else:
+        sem = _read_json(semantic)
+        _check_objects(sem, categories, by_id, semantic, "semantic", scored=False)
         sem_by = defaultdict(list)
-        for d in _read_json(semantic):
+        for d in sem:
             sem_by[d["image_id"]].append(d)
     out_json = Path(out_json)
     folder = Path(out_folder) if out_folder else out_json.with_suffix("")
@@ -190,11 +255,14 @@ def combine_files(semantic, instances_json, images_json, categories_json, out_js
             p = sem_folder / f"{stem}.png"
             if not p.exists():
                 raise NotFoundError(f"image {im['id']!r}: expected a semantic label PNG {p.name}, found none", path=p)
-            from PIL import Image
-            sem = np.asarray(Image.open(p))
+            from .io.labels import open_image
+            sem = np.asarray(open_image(p))
             if sem.ndim != 2:
                 raise BadInputError(f"image {im['id']!r}: expected a single-channel label PNG of category ids, "
                                     f"found shape {sem.shape}", path=p)
+            if sem.shape != (h, w):
+                raise BadInputError(f"image {im['id']!r}: expected a {w}x{h} label PNG (the image size in "
+                                    f"{Path(images_json).name}), found {sem.shape[1]}x{sem.shape[0]}", path=p)
         else:
             sem = sem_by.get(im["id"], [])
         ids, segs = combine_semantic_instance(sem, inst_by.get(im["id"], []), categories, confidence_thr,
@@ -204,6 +272,20 @@ def combine_files(semantic, instances_json, images_json, categories_json, out_js
         anns.append({"image_id": im["id"], "file_name": name, "segments_info": segs})
     write_panoptic_json(out_json, anns, list(categories.values()), images)
     return out_json
+
+
+def _checked_png(js, a, folder, json_path) -> np.ndarray:
+    """An annotation's PNG, checked against its segments_info and the image size (panopticapi's
+    converters trust both, so a mismatch would be written out silently)."""
+    png = folder / a["file_name"]
+    ids = read_panoptic_png(png)
+    validate_segments(a["segments_info"], js.categories, a["image_id"], path=png,
+                      present_ids=np.unique(ids))
+    im = js.images.get(a["image_id"]) if js.images else None
+    if im is not None and "height" in im and "width" in im and ids.shape != (int(im["height"]), int(im["width"])):
+        raise BadInputError(f"image {a['image_id']!r}: expected a {im['width']}x{im['height']} PNG (the image size "
+                            f"in {Path(json_path).name}), found {ids.shape[1]}x{ids.shape[0]}", path=png)
+    return ids
 
 
 # --------------------------------------------------------------------------- panoptic -> semantic
@@ -248,8 +330,16 @@ def panoptic_to_semantic_files(panoptic_json, out_folder, png_folder=None, train
     out = Path(out_folder)
     out.mkdir(parents=True, exist_ok=True)
     mapping = {c: i for i, c in enumerate(js.categories)} if train_ids else None
+    if train_ids and len(js.categories) > 255:
+        raise UsageError(f"--train-ids: {len(js.categories)} categories need train ids above 254, which collide "
+                         f"with void 255 in 8-bit PNGs; convert without --train-ids (category ids, 16-bit)")
+    if things_other is not None:
+        top = 65535 if max(js.categories, default=0) > 255 else 255
+        if not 0 <= things_other <= top or things_other in js.categories or things_other == (255 if train_ids else 0):
+            raise UsageError(f"--things-other: expected an id 0..{top} that is neither a category id nor void, "
+                             f"found {things_other}")
     for a in js.annotations:
-        ids = read_panoptic_png(folder / a["file_name"])
+        ids = _checked_png(js, a, folder, panoptic_json)
         sem = panoptic_to_semantic(ids, a["segments_info"], mapping, 255 if train_ids else 0, things_other,
                                    js.categories, dtype=np.uint16 if not train_ids and max(js.categories, default=0) > 255
                                    else np.uint8)
@@ -292,7 +382,7 @@ def panoptic_to_detection_file(panoptic_json, out_json, png_folder=None, things_
     folder = Path(png_folder) if png_folder else js.folder_beside()
     anns = []
     for a in js.annotations:
-        ids = read_panoptic_png(folder / a["file_name"])
+        ids = _checked_png(js, a, folder, panoptic_json)
         anns.extend(panoptic_to_detection(ids, a["segments_info"], a["image_id"], js.categories, things_only,
                                           start_id=len(anns) + 1))
     cats = [{k: v for k, v in c.items() if k not in ("isthing", "color")} for c in js.categories.values()
@@ -340,8 +430,11 @@ def detection_to_panoptic_files(detection_json, out_json, out_folder=None, categ
                             path=detection_json)
     cats = d.get("categories", [])
     if categories_json:
-        cr = _read_json(categories_json)
-        cats = cr["categories"] if isinstance(cr, dict) else cr
+        cats = list(_categories(categories_json).values())
+    cat_map = _categories_from(cats, categories_json or detection_json)
+    images = _images_list(d["images"], detection_json)
+    _check_objects(d.get("annotations", []), cat_map, {im["id"]: im for im in images}, detection_json,
+                   "annotations", scored=False)
     by_img = defaultdict(list)
     for a in d.get("annotations", []):
         by_img[a["image_id"]].append(a)
@@ -350,7 +443,13 @@ def detection_to_panoptic_files(detection_json, out_json, out_folder=None, categ
     folder.mkdir(parents=True, exist_ok=True)
     anns = []
     for im in d["images"]:
-        ids, segs = detection_to_panoptic(by_img.get(im["id"], []), int(im["height"]), int(im["width"]), im["id"])
+        try:
+            ids, segs = detection_to_panoptic(by_img.get(im["id"], []), int(im["height"]), int(im["width"]),
+                                              im["id"])
+        except BadInputError as e:
+            if e.path is not None:
+                raise
+            raise BadInputError(e.message, path=detection_json) from None
         name = os.path.splitext(im["file_name"])[0] + ".png"
         write_panoptic_png(folder / name, ids)
         anns.append({"image_id": im["id"], "file_name": name, "segments_info": segs})
@@ -383,6 +482,28 @@ def two_channel_to_panoptic_files(source_folder, images_json, categories_json, o
         anns.append({"image_id": im["id"], "file_name": name, "segments_info": segs})
     write_panoptic_json(out_json, anns, cats, images)
     return out_json
+
+
+def _categories_from(cats, path) -> dict:
+    if not isinstance(cats, list):
+        raise BadInputError(f"expected a list of categories (id, name, isthing), found {type(cats).__name__}",
+                            path=path)
+    out = {}
+    for i, c in enumerate(cats):
+        try:
+            cid = integral_id(c["id"])
+        except (KeyError, TypeError, ValueError):
+            raise BadInputError(f"categories[{i}]: expected an object with an integer 'id', found {str(c)[:60]}",
+                                path=path) from None
+        if cid in out:
+            raise BadInputError(f"categories[{i}]: category id {cid} appears twice; keep one", path=path)
+        out[cid] = c
+    return out
+
+
+def _categories(path) -> dict:
+    raw = _read_json(path)
+    return _categories_from(raw["categories"] if isinstance(raw, dict) and "categories" in raw else raw, path)
 
 
 def _read_json(path):

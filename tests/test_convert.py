@@ -249,3 +249,56 @@ def test_combine_files_with_semantic_png_folder(tmp_path):
         (tmp_path / "sem" / items[0][0]["file_name"]).unlink()
         combine_files(tmp_path / "sem", tmp_path / "inst.json", DATA / "images_info_examples.json",
                       DATA / "panoptic_coco_categories.json", tmp_path / "pan2.json")
+
+
+def test_convert_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    from segbench.cli import main
+    shutil.copy(DATA / "panoptic_examples.json", tmp_path / "pan.json")
+    shutil.copytree(DATA / "panoptic_examples", tmp_path / "pan")
+    assert main(["convert", "panoptic-to-detection", str(tmp_path / "pan.json"), "--out", str(tmp_path / "det.json")]) == 0
+    det = json.load(open(tmp_path / "det.json"))
+    cats_path = DATA / "panoptic_coco_categories.json"
+    cats = {c["id"]: c for c in json.load(open(cats_path))}
+    inst = [dict(d, score=0.9) for d in det["annotations"] if cats[d["category_id"]]["isthing"] and not d["iscrowd"]]
+    sem = [d for d in det["annotations"] if not cats[d["category_id"]]["isthing"]]
+    images = str(DATA / "images_info_examples.json")
+
+    def combine(inst_list, *extra):
+        k = len(list(tmp_path.glob("inst*.json")))
+        json.dump(inst_list, open(tmp_path / f"inst{k}.json", "w"))
+        json.dump(sem, open(tmp_path / "sem.json", "w"))
+        return ["convert", "to-panoptic", "--semantic", str(tmp_path / "sem.json"), "--instances",
+                str(tmp_path / f"inst{k}.json"), "--images", images, "--categories", str(cats_path),
+                "--out", str(tmp_path / "comb.json"), *extra]
+
+    pan = json.load(open(tmp_path / "pan.json"))
+    seg0 = pan["annotations"][0]["segments_info"][0]
+
+    def pan_with(edit):
+        k = len(list(tmp_path.glob("bad*.json")))
+        d = copy.deepcopy(pan)
+        edit(d)
+        json.dump(d, open(tmp_path / f"bad{k}.json", "w"))
+        shutil.copytree(tmp_path / "pan", tmp_path / f"bad{k}", dirs_exist_ok=True)
+        return str(tmp_path / f"bad{k}.json")
+
+    cases = [
+        (combine([dict(inst[0], score=float("nan"))] + inst[1:]), ("inst", "instances[0]", "finite numeric 'score'")),
+        (combine([dict(inst[0], category_id=9999)] + inst[1:]), ("inst", "category_id 9999")),
+        (combine([{k: v for k, v in inst[0].items() if k != "segmentation"}] + inst[1:]), ("inst", "'segmentation'")),
+        (combine(inst, "--confidence-thr", "nan"), ("--confidence-thr", "finite")),
+        (["convert", "panoptic-to-semantic", pan_with(lambda d: d["annotations"][0]["segments_info"].pop(0)),
+          "--out", str(tmp_path / "s1")], ("bad", f"segment {seg0['id']} is in the PNG but not in the JSON")),
+        (["convert", "panoptic-to-detection",
+          pan_with(lambda d: d["annotations"][0]["segments_info"][0].update(category_id=9999)),
+          "--out", str(tmp_path / "d1.json")], ("bad", "category_id 9999")),
+        (["convert", "panoptic-to-semantic", str(tmp_path / "pan.json"), "--out", str(tmp_path / "s2"),
+          "--things-other", str(next(iter(cats)))], ("--things-other", "neither a category id nor void")),
+    ]
+    for argv, needles in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        for n in needles:
+            assert n in err, (n, err)
