@@ -8,7 +8,6 @@ Dask give identical numbers (bit for bit, also for float sums).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -138,13 +137,10 @@ def evaluate_samples(dataset: DatasetAdapter, predictions: PredictionSource, met
                         states[i] = f.result()
                         _tick(len(chunks[i]))
             except BaseException:
+                # pending chunks are cancelled; the pool's exit waits for the running ones, so the workers
+                # end with the run (killing them here breaks the pool's bookkeeping: tracebacks, hangs)
                 for f in pending:
                     f.cancel()
-                # stop the workers now (a signal to this process alone would otherwise leave them running
-                # their chunks, or orphaned); the pool's exit then has nothing to wait for
-                for proc in list((getattr(ex, "_processes", None) or {}).values()):
-                    with contextlib.suppress(Exception):
-                        proc.terminate()
                 raise
     t1 = time.perf_counter()
     merged = [m.fresh() for m in metrics]
