@@ -147,10 +147,14 @@ def cmd_eval(args) -> int:
     if gates:
         vals = rec.values()
         failed = []
+        from .report.tables import is_fraction_key
         for key, thr in gates.items():
             if key not in vals:
                 raise UsageError(f"--fail-under: metric {key!r} is not in this run's results "
                                  f"(have: {', '.join(sorted(vals))})")
+            if is_fraction_key(key) and thr > 1:
+                raise UsageError(f"--fail-under {key}={thr:g}: {key} is a fraction 0..1 (tables show it in %); "
+                                 f"pass {thr / 100:g} for {thr:g}%")
             if not (vals[key] >= thr):
                 failed.append(f"{key}={vals[key]:.4f} < {thr}")
         if failed:
@@ -200,9 +204,16 @@ def _add_convert(sub) -> None:
 
 
 # ----------------------------------------------------------------------------- main
+class _Parser(argparse.ArgumentParser):
+    """argparse with segbench's one-line usage errors (``segbench: error: ...`` and where to look)."""
+
+    def error(self, message):
+        self.exit(2, f"segbench: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    parser = argparse.ArgumentParser(prog="segbench", description="Evaluate image segmentation exactly as the "
+    parser = _Parser(prog="segbench", description="Evaluate image segmentation exactly as the "
                                      "official evaluators do.")
     parser.add_argument("--version", action="version", version=f"segbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -288,3 +288,15 @@ def test_sigterm_unwinds_like_ctrl_c(monkeypatch, capsys):
     assert cli.main(["datasets"]) == 143
     assert "interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before  # restored
+
+
+def test_usage_errors_and_percent_gates_are_one_line(isbi, capsys):
+    root, preds = isbi
+    for argv, needle in ((["eval", preds], "required: --dataset"),
+                         (["eval", preds, "--dataset", "isbi-membrane", "--gt", root, "--workers", "0"],
+                          "--workers: expected a whole number >= 1"),
+                         (["eval", preds, "--dataset", "isbi-membrane", "--gt", root, "--fail-under", "mIoU=70"],
+                          "pass 0.7 for 70%")):
+        code, _, err = run(argv, capsys)
+        assert code == 2, argv
+        assert_one_line_error(err, needle)

@@ -172,3 +172,15 @@ def test_markdown_cells_are_escaped(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| miou@1:a\\|b | IoU | 50.00 | 60.00 | +10.00 pp |" in out
     assert "<script>" not in out and "&lt;script&gt;" in out
+
+
+def test_warnings_for_other_samples_and_an_unusable_base():
+    def r(v, ids):
+        return RunRecord(dataset="cityscapes-style@1", split="all", task="semantic", model={"name": "m"},
+                         predictions={}, metrics={"miou@1": {"values": {"mIoU": v},
+                                                             "per_sample": {i: {"mIoU": v} for i in ids}}})
+    res = compare_records(r(0.7, ["a", "b"]), r(0.7, ["a", "c", "d"]))
+    assert any("different samples (2 vs 3, 1 in common)" in w for w in res.warnings)
+    assert not compare_records(r(0.7, ["a"]), r(0.7, ["a"])).warnings
+    res = compare_records(r(float("nan"), ["a"]), r(0.1, ["a"]), {"mIoU": 1})
+    assert not res.failed and any("cannot be checked" in w for w in res.warnings)

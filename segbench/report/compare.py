@@ -108,6 +108,7 @@ def compare_records(base, new, max_drop: dict | None = None, base_label: str = "
                 row.gate = gates[k]
                 if math.isnan(bv):
                     row.failed = False
+                    warnings.append(f"gate {k}: the base value is not a number, so the gate cannot be checked")
                 elif math.isnan(nv):
                     row.failed = True
                 else:
@@ -117,6 +118,13 @@ def compare_records(base, new, max_drop: dict | None = None, base_label: str = "
     for nkey in base.metrics:
         if nkey.split("@")[0] not in {k.split("@")[0] for k in new.metrics}:
             warnings.append(f"metric {nkey} is only in {base_label}")
+    for nkey, nres in new.metrics.items():  # same names, other images: a style dataset's name says nothing
+        bres = base.metrics.get(base_names.get(nkey.split("@")[0], ""), {})
+        bs, ns = set(bres.get("per_sample") or ()), set(nres.get("per_sample") or ())
+        if bs and ns and bs != ns:
+            warnings.append(f"{nkey}: the records scored different samples ({len(bs)} vs {len(ns)}, "
+                            f"{len(bs & ns)} in common); are they of the same ground truth?")
+            break
     have = {r.key for r in rows}
     unknown = [k for k in gates if k not in have]
     if unknown:
