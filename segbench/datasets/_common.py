@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..errors import BadInputError, NotFoundError
 from ..io.atomic import atomic_open
+from ..io.labels import refuse_non_png
 from ..types import IGNORE_INDEX, LabelSpace, SemanticPrediction
 from .base import PredictionSource
 
@@ -75,10 +76,7 @@ def read_array(path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
-            if im.format != "PNG" and path.suffix.lower() == ".png":
-                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
-                                    f".png" + ("; JPEG is lossy and changes label values at edges, so save "
-                                               "labels as real PNGs" if im.format == "JPEG" else ""), path=path)
+            refuse_non_png(im, path)
             if im.mode == "I;16" or im.mode.startswith("I;16"):
                 return np.array(im, dtype=np.uint16)
             if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
@@ -102,19 +100,6 @@ def read_array(path) -> np.ndarray:
                 if arr is not None and arr.ndim >= 2 and arr.size:
                     return arr
         raise BadInputError(f"expected a readable image, found {type(e).__name__}: {e}", path=path) from None
-
-
-def image_size(path, what: str = "image") -> tuple[int, int]:
-    """``(H, W)`` of an image file from its header (Pillow); one-line errors for a missing or unreadable file."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            return (im.height, im.width)
-    except FileNotFoundError:
-        raise NotFoundError(f"expected the {what} file, found nothing", path=path) from None
-    except Exception as e:  # PIL.UnidentifiedImageError, truncated header, ...
-        raise BadInputError(f"expected a readable {what} (its size sets the mask size), found "
-                            f"{type(e).__name__}: {e}", path=path) from None
 
 
 def read_label(path) -> np.ndarray:

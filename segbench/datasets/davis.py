@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import BadInputError, NotFoundError, UsageError
-from ..io.labels import voc_palette
+from ..io.labels import refuse_non_png, voc_palette
 from ..types import Sample, VideoMasks, VideoPrediction
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
@@ -99,10 +99,7 @@ def read_mask_png(path, with_mode: bool = False):
     try:
         with Image.open(path) as im:
             mode = im.mode
-            if im.format != "PNG" and str(path).lower().endswith(".png"):
-                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
-                                    f".png" + ("; JPEG is lossy and changes ids at object edges, so save "
-                                               "masks as real PNGs" if im.format == "JPEG" else ""), path=path)
+            refuse_non_png(im, path)
             if mode in ("RGB", "RGBA"):
                 arr = _rgb_to_index(np.asarray(im), path)
             elif mode in ("LA", "PA"):

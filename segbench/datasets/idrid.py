@@ -38,7 +38,8 @@ import numpy as np
 
 from ..errors import BadInputError, NotFoundError
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, MultiLabelMasks, MultiLabelPrediction, Sample
-from ._common import image_size, read_array, resolve_root
+from ..io.labels import label_image_shape
+from ._common import read_array, resolve_root
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["IDRiD", "IDRiDProbabilityFolder", "LESIONS"]
@@ -196,7 +197,7 @@ class IDRiD(DatasetAdapter):
         img = self._image(sample_id)
         shape = None
         if img is not None:
-            shape = image_size(img, "fundus image")
+            shape = label_image_shape(img, "fundus image")
         layers, valid = [None] * len(LESIONS), np.ones(len(LESIONS), bool)
         for c, (code, _, _) in enumerate(LESIONS):
             p = files.get(code)

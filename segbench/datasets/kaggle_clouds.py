@@ -36,7 +36,8 @@ import numpy as np
 from ..errors import BadInputError, NotFoundError
 from ..io.rle import read_rle_csv, rle_decode, rle_encode, write_rle_csv
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, MultiLabelMasks, MultiLabelPrediction, Sample
-from ._common import find_file, image_size, read_array, read_label, resolve_root, write_png
+from ..io.labels import label_image_shape
+from ._common import find_file, read_array, read_label, resolve_root, write_png
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 
 __all__ = ["KaggleClouds", "CloudsSubmission", "CLOUD_CLASSES", "FULL_SHAPE", "SCORING_SHAPE", "reduce_mask",
@@ -275,7 +276,7 @@ class KaggleClouds(DatasetAdapter):
         else the competition's 1400×2100."""
         img = self.dataset_root() / f"{self.split}_images" / sample_id
         if img.is_file():
-            return image_size(img, "JPEG image")
+            return label_image_shape(img, "JPEG image")
         return FULL_SHAPE
 
     def full_masks(self, sample_id: str) -> np.ndarray:

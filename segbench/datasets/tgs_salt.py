@@ -34,7 +34,8 @@ import numpy as np
 from ..errors import BadInputError, NotFoundError
 from ..io.rle import read_rle_csv, rle_decode, rle_encode, write_rle_csv
 from ..types import IGNORE_INDEX, ClassSpec, LabelSpace, Sample, SemanticMask, SemanticPrediction
-from ._common import image_size, read_array, resolve_root, write_png
+from ..io.labels import label_image_shape
+from ._common import read_array, resolve_root, write_png
 from .base import DatasetAdapter, DatasetSpec, ManifestFile, PredictionSource
 from .deepglobe import _BinaryFolderPredictions
 
@@ -174,7 +175,7 @@ class TGSSalt(DatasetAdapter):
                 raise NotFoundError(f"expected id {sample_id!r} in {self.split}.csv, found none", path=r)
             shape = TGS_SHAPE
             if img.is_file():
-                shape = image_size(img)
+                shape = label_image_shape(img)
             mask = rle_decode(rows[sample_id], shape, where=f"{r / (self.split + '.csv')} (id {sample_id})")
             mask = mask.astype(np.uint8)
             meta["gt_path"] = str(r / f"{self.split}.csv")

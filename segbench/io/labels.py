@@ -40,7 +40,7 @@ from .atomic import atomic_open
 __all__ = [
     "voc_palette", "open_image", "read_label", "read_color_label", "colors_to_ids", "ids_to_colors", "read_soft",
     "read_prob", "binarise", "resize_nearest", "check_shape", "check_values", "format_value_counts",
-    "write_label", "write_color_label", "SINGLE_CHANNEL_MODES", "label_image_shape",
+    "write_label", "write_color_label", "SINGLE_CHANNEL_MODES", "label_image_shape", "refuse_non_png",
     "NativeSemanticMask", "NativeSemanticPrediction", "checked_lut", "read_label_lazy",
 ]
 
@@ -173,11 +173,11 @@ def open_image(path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(path)
-            if im.format != "PNG" and path.lower().endswith(".png"):
+            try:
+                refuse_non_png(im, path)
+            except BadInputError:
                 im.close()
-                raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named "
-                                    f".png" + ("; JPEG is lossy and changes label values at edges, so save "
-                                               "labels as real PNGs" if im.format == "JPEG" else ""), path=path)
+                raise
             im.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error, EOFError) as e:
         raise BadInputError(f"expected a readable image, found a corrupt or truncated file ({_short(e)}); "
@@ -187,18 +187,31 @@ def open_image(path) -> Image.Image:
     return im
 
 
+def refuse_non_png(im: Image.Image, path) -> None:
+    """A file named ``.png`` must hold PNG data: JPEG bytes behind the name decode, but their lossy
+    values (ids changed at edges) would be scored silently."""
+    if im.format != "PNG" and str(path).lower().endswith(".png"):
+        raise BadInputError(f"expected PNG data, found {im.format or 'another format'} in a file named .png"
+                            + ("; JPEG is lossy and changes label values at edges, so save labels as real PNGs"
+                               if im.format == "JPEG" else ""), path=path)
+
+
 def _short(e: Exception) -> str:
     msg = str(e).strip().splitlines()
     return (msg[0] if msg else type(e).__name__)[:160]
 
 
-def label_image_shape(path) -> tuple:
-    """``(H, W)`` of an image without decoding its pixels."""
+def label_image_shape(path, what: str = "image") -> tuple:
+    """``(H, W)`` of an image from its header, without decoding its pixels; one-line errors naming the
+    file for a missing or unreadable one (``what`` says which file, e.g. ``"fundus image"``)."""
     try:
         with Image.open(str(path)) as im:
-            return (im.size[1], im.size[0])
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"expected a readable image, found a corrupt file ({_short(e)})", path=path) from None
+            return (im.height, im.width)
+    except FileNotFoundError:
+        raise NotFoundError(f"expected the {what} file, found nothing", path=path) from None
+    except Exception as e:  # PIL.UnidentifiedImageError, truncated header, ...
+        raise BadInputError(f"expected a readable {what} (its size sets the mask size), found "
+                            f"{type(e).__name__}: {e}", path=path) from None
 
 
 # ----------------------------------------------------------------------------- values
