@@ -240,9 +240,6 @@ class DavisPredictions(PredictionSource):
         gshape = sample.target.shape
         masks, _ = (read_sequence(paths, annotation="auto", expected_shape=tuple(gshape) if gshape else None)
                     if paths else (np.zeros((0, 0, 0), np.uint8), None))
-        if len(paths) and gshape and tuple(masks.shape[1:]) != tuple(gshape):
-            raise BadInputError(f"expected predictions of {gshape[1]}x{gshape[0]} (the annotation size) for "
-                                f"sequence {seq!r}, found {masks.shape[2]}x{masks.shape[1]}", path=paths[0])
         if empty:  # --missing void: the absent frames are empty masks (the metric pairs frames by name)
             h, w = gshape
             base = masks if have else np.zeros((0, h, w), np.uint8)
