@@ -309,16 +309,9 @@ class CocoStyle(DatasetAdapter):
             gt = self.gt()
             stems = {str(i): (Path(gt.images[i].get("file_name", str(i))).stem, str(i)) for i in gt.image_ids}
             return InstanceTxtPredictions(p, stems)
+        from ..metrics.instance import parse_lvis_max_dets  # the cap lvis_ap applies (metric_options below)
         return CocoResultsPredictions(p, self.gt_path(), iou_type, options.get("unknown", self.unknown),
-                                      self._lvis_cap() if self.is_lvis() else None)
-
-    def _lvis_cap(self) -> int:
-        md = self.max_dets
-        if md is None:
-            return 300
-        if isinstance(md, (list, tuple)):
-            md = md[-1]
-        return int(str(md).split(",")[-1])
+                                      parse_lvis_max_dets(self.max_dets) if self.is_lvis() else None)
 
     def is_lvis(self) -> bool:
         """The GT is LVIS-style (images carry ``neg_category_ids``): evaluate with ``lvis_ap``.

@@ -32,7 +32,7 @@ from .base import Metric, MetricResult
 from .functional.coco import (LVIS_KEYS, COCOParams, Records, STAT_KEYS, accumulate, evaluate_batch,
                               lvis_image_detections, summarize, summarize_lvis)
 
-__all__ = ["COCOAP", "LVISAP", "parse_max_dets", "pr_curve_figure"]
+__all__ = ["COCOAP", "LVISAP", "parse_max_dets", "parse_lvis_max_dets", "pr_curve_figure"]
 
 
 def parse_max_dets(value) -> tuple:
@@ -50,6 +50,17 @@ def parse_max_dets(value) -> tuple:
     if not vals or min(vals) < 1:
         raise UsageError(f"max_dets: expected positive integers, found {value!r}")
     return tuple(sorted(vals))
+
+
+def parse_lvis_max_dets(value) -> int:
+    """LVIS' one per-image cap: ``None`` → 300; ``"300"``, ``300`` or the last of a list / ``"a,b"``."""
+    md = 300 if value is None else value
+    if isinstance(md, (list, tuple)):
+        md = md[-1]
+    try:
+        return int(str(md).split(",")[-1])
+    except ValueError:
+        raise UsageError(f"max_dets: expected one positive integer for LVIS (e.g. 300), found {md!r}") from None
 
 
 class COCOAP(Metric):
@@ -245,13 +256,7 @@ class LVISAP(COCOAP):
     summary_keys: ClassVar[tuple] = LVIS_KEYS + ("AR@300",)
 
     def __init__(self, label_space=None, **options):
-        md = options.get("max_dets", 300)
-        if isinstance(md, (list, tuple)):
-            md = md[-1]
-        try:
-            md = int(str(md).split(",")[-1])
-        except ValueError:
-            raise UsageError(f"max_dets: expected one positive integer for LVIS (e.g. 300), found {md!r}") from None
+        md = parse_lvis_max_dets(options.get("max_dets", 300))
         options = dict(options, max_dets=[md], fix_max_dets=True)
         options["frequencies"] = {str(k): str(v) for k, v in (options.get("frequencies") or {}).items()}
         super().__init__(label_space, **options)
