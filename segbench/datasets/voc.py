@@ -307,6 +307,12 @@ class VOCStyle(VOC2012):
         citation=VOC2012.spec.citation)
 
     def label_space(self) -> LabelSpace:
+        ls = self.__dict__.get("_ls")  # read once: load() asks for it on every sample
+        if ls is None:
+            ls = self._ls = self._read_label_space()
+        return ls
+
+    def _read_label_space(self) -> LabelSpace:
         # one label-table reader for every style (forms: segbench.datasets.styles); VOC adds one rule:
         # the ignore index is void, so an evaluated class cannot carry it as its id
         n = num_classes_option(self.options.get("num_classes"))
