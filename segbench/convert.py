@@ -40,9 +40,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import BadInputError, NotFoundError, UsageError
-from .io.values import integral_id
-from .io.panoptic import (load_panoptic_json, read_panoptic_png, read_two_channel_png, segments_from_ids,
-                          two_channel_to_ids, validate_segments, write_panoptic_json, write_panoptic_png)
+from .io.panoptic import (load_panoptic_json, panoptic_categories, read_panoptic_png, read_two_channel_png,
+                          segments_from_ids, two_channel_to_ids, validate_segments, write_panoptic_json,
+                          write_panoptic_png)
 
 __all__ = ["combine_semantic_instance", "panoptic_to_semantic", "panoptic_to_detection", "detection_to_panoptic",
            "combine_files", "panoptic_to_semantic_files", "panoptic_to_detection_file",
@@ -488,17 +488,7 @@ def _categories_from(cats, path) -> dict:
     if not isinstance(cats, list):
         raise BadInputError(f"expected a list of categories (id, name, isthing), found {type(cats).__name__}",
                             path=path)
-    out = {}
-    for i, c in enumerate(cats):
-        try:
-            cid = integral_id(c["id"])
-        except (KeyError, TypeError, ValueError):
-            raise BadInputError(f"categories[{i}]: expected an object with an integer 'id', found {str(c)[:60]}",
-                                path=path) from None
-        if cid in out:
-            raise BadInputError(f"categories[{i}]: category id {cid} appears twice; keep one", path=path)
-        out[cid] = c
-    return out
+    return panoptic_categories(cats, path)
 
 
 def _categories(path) -> dict:

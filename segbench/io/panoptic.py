@@ -49,7 +49,7 @@ from .atomic import atomic_open, atomic_write_json
 from .values import integral_id
 
 __all__ = [
-    "VOID", "OFFSET_2CH", "rgb_to_id", "bgr_to_id", "id_to_rgb", "read_panoptic_png", "write_panoptic_png",
+    "VOID", "OFFSET_2CH", "panoptic_categories", "rgb_to_id", "bgr_to_id", "id_to_rgb", "read_panoptic_png", "write_panoptic_png",
     "available_backends", "read_two_channel_png", "two_channel_to_ids", "ids_to_two_channel",
     "write_two_channel_png", "load_panoptic_json", "PanopticJSON", "validate_segments", "segments_from_ids",
 ]
@@ -365,6 +365,28 @@ def _image_key(v):
     return None
 
 
+def panoptic_categories(cats: Sequence, path=None) -> dict:
+    """``{id: category}`` of a panoptic ``categories`` list, checked as panopticapi reads it: integer
+    (or integral float) ids, each once; ``isthing`` 0 or 1; ``color`` ``[R, G, B]`` in 0..255."""
+    out: dict = {}
+    for c in cats:
+        try:
+            cid = integral_id(c["id"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise BadInputError(f"expected categories with an integer 'id', found {c!r}", path=path) from None
+        if cid in out:
+            raise BadInputError(f"category id {cid} appears twice in 'categories'; keep one", path=path)
+        if c.get("isthing", 0) not in (0, 1):  # panopticapi tests isthing == 1
+            raise BadInputError(f"category {cid}: expected 'isthing' 0 or 1, found {c.get('isthing')!r}", path=path)
+        col = c.get("color")
+        if col is not None and not (isinstance(col, (list, tuple)) and len(col) >= 3 and all(
+                isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in col[:3])):
+            raise BadInputError(f"category {cid}: expected 'color' as [R, G, B] integers 0..255, found {col!r}",
+                                path=path)
+        out[cid] = dict(c)
+    return out
+
+
 class PanopticJSON:
     """A parsed, validated COCO panoptic JSON file.
 
@@ -390,22 +412,7 @@ class PanopticJSON:
         if require_categories and not isinstance(cats, list):
             raise BadInputError("expected a 'categories' list (id, name, isthing) in the ground-truth JSON, "
                                 "found none", path=path)
-        self.categories: dict = {}
-        for c in cats or []:
-            try:
-                cid = integral_id(c["id"])
-            except (KeyError, TypeError, ValueError, IndexError):
-                raise BadInputError(f"expected categories with an integer 'id', found {c!r}", path=path) from None
-            if cid in self.categories:
-                raise BadInputError(f"category id {cid} appears twice in 'categories'; keep one", path=path)
-            if c.get("isthing", 0) not in (0, 1):  # panopticapi tests isthing == 1
-                raise BadInputError(f"category {cid}: expected 'isthing' 0 or 1, found {c.get('isthing')!r}", path=path)
-            col = c.get("color")
-            if col is not None and not (isinstance(col, (list, tuple)) and len(col) >= 3 and all(
-                    isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in col[:3])):
-                raise BadInputError(f"category {cid}: expected 'color' as [R, G, B] integers 0..255, found {col!r}",
-                                    path=path)
-            self.categories[cid] = dict(c)
+        self.categories: dict = panoptic_categories(cats or [], path)
         self.annotations = data["annotations"]
         self.by_image: dict = {}
         for i, a in enumerate(self.annotations):
