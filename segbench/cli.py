@@ -29,7 +29,6 @@ def _warn(msg: str) -> None:
 
 def _positive_int(text: str) -> int:
     """argparse type: a whole number >= 1."""
-    import argparse
     try:
         v = int(text)
     except ValueError:

@@ -285,8 +285,7 @@ class CocoGT:
 
     def label_space(self, name: str = "coco"):
         """A :class:`~segbench.types.LabelSpace` with one thing class per category (train id = rank)."""
-        from ..types import ClassSpec, LabelSpace
-        from ..types import distinct_names
+        from ..types import ClassSpec, LabelSpace, distinct_names
         names = distinct_names([str(c.get("name", c["id"])) for c in self.categories], self.cat_ids)
         rows = [ClassSpec(names[k], int(c["id"]), k, str(c.get("supercategory", "")),
                           True, False, tuple(c.get("color", (0, 0, 0)))) for k, c in enumerate(self.categories)]
